@@ -1,0 +1,40 @@
+"""The retriever protocol: async, batched search over passages.
+
+Every backend (BM25, dense FAISS, hybrid, remote HTTP) implements :class:`Retriever` and
+passes the conformance suite in ``tests/retrieval/``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from sleuth.types import Passage, SearchHit
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    """Batched top-k search. ``search(["q1", "q2"], k)`` returns one ranked list per query."""
+
+    name: str
+
+    async def search(self, queries: list[str], k: int = 5) -> list[list[SearchHit]]:
+        """Top-``k`` hits for each query, best first."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release files, sockets and threads."""
+        ...
+
+
+@runtime_checkable
+class PassageStore(Protocol):
+    """Looks passages up by id without holding the corpus in Python objects."""
+
+    def get(self, passage_id: str) -> Passage | None:
+        """The passage, or ``None`` when the id is unknown."""
+        ...
+
+    def __len__(self) -> int: ...
+
+
+__all__ = ["PassageStore", "Retriever"]

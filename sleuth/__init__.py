@@ -1,0 +1,107 @@
+"""Sleuth: agentic RAG and deep search.
+
+The public API is re-exported here. Heavy parts (graphs, engines with optional
+dependencies) are imported on first attribute access, so ``import sleuth`` stays fast
+and works without any extra installed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from sleuth.config import EngineSettings, SleuthSettings
+from sleuth.errors import (
+    ConfigError,
+    CorpusFormatError,
+    EngineError,
+    EngineTimeoutError,
+    EngineUnavailableError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    MissingExtraError,
+    ModelFileError,
+    RetrievalError,
+    SleuthError,
+    UserError,
+)
+from sleuth.types import (
+    Answer,
+    Citation,
+    Passage,
+    SearchEvent,
+    SearchHit,
+    TraceEvent,
+    Usage,
+)
+
+__version__ = "0.1.0"
+
+# name -> module that defines it; resolved lazily by __getattr__.
+_LAZY: dict[str, str] = {
+    "LLMEngine": "sleuth.engines.base",
+    "GenerationRequest": "sleuth.engines.base",
+    "GenerationResponse": "sleuth.engines.base",
+    "ChatMessage": "sleuth.engines.base",
+    "ScriptedEngine": "sleuth.engines.scripted",
+    "create_engine": "sleuth.engines.factory",
+    "Retriever": "sleuth.retrieval.base",
+    "load_corpus": "sleuth.retrieval.corpus",
+    "build_index": "sleuth.retrieval.index",
+    "load_index": "sleuth.retrieval.index",
+    "search_r1_graph": "sleuth.graphs.search_r1",
+    "ask": "sleuth.graphs.registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sleuth' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+__all__ = [
+    "Answer",
+    "ChatMessage",
+    "Citation",
+    "ConfigError",
+    "CorpusFormatError",
+    "EngineError",
+    "EngineSettings",
+    "EngineTimeoutError",
+    "EngineUnavailableError",
+    "GenerationRequest",
+    "GenerationResponse",
+    "IndexCorruptError",
+    "IndexMismatchError",
+    "IndexNotFoundError",
+    "LLMEngine",
+    "MissingExtraError",
+    "ModelFileError",
+    "Passage",
+    "RetrievalError",
+    "Retriever",
+    "ScriptedEngine",
+    "SearchEvent",
+    "SearchHit",
+    "SleuthError",
+    "SleuthSettings",
+    "TraceEvent",
+    "Usage",
+    "UserError",
+    "__version__",
+    "ask",
+    "build_index",
+    "create_engine",
+    "load_corpus",
+    "load_index",
+    "search_r1_graph",
+]
