@@ -1,0 +1,34 @@
+"""CLI behaviour that needs no model: help texts, user errors without tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sleuth.cli import SUBCOMMANDS
+
+
+def _sleuth(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sleuth", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+@pytest.mark.parametrize("command", sorted(SUBCOMMANDS))
+def test_every_subcommand_has_help_with_an_example(command: str) -> None:
+    out = _sleuth(command, "--help")
+    assert out.returncode == 0, out.stderr
+    assert "example:" in out.stdout
+
+
+def test_missing_index_is_a_clear_error_without_traceback(tmp_path: Path) -> None:
+    out = _sleuth("ask", "who?", "--index", str(tmp_path / "nope"))
+    assert out.returncode == 2
+    assert "error:" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_bad_set_option_is_a_user_error(tmp_path: Path) -> None:
+    out = _sleuth("ask", "who?", "--index", str(tmp_path), "--set", "novalue")
+    assert out.returncode == 2 and "KEY=VALUE" in out.stderr
