@@ -37,4 +37,31 @@ class PassageStore(Protocol):
     def __len__(self) -> int: ...
 
 
-__all__ = ["PassageStore", "Retriever"]
+@runtime_checkable
+class RowStore(PassageStore, Protocol):
+    """A passage store that also addresses passages by row, the order an index was built in.
+
+    Index backends keep rows (small integers) and turn them into passages through this.
+    """
+
+    def by_row(self, row: int) -> Passage:
+        """The passage at ``row``; raises IndexError when out of range."""
+        ...
+
+    def row_of(self, passage_id: str) -> int | None:
+        """The row of ``passage_id``, or ``None``."""
+        ...
+
+    def close(self) -> None:
+        """Release file handles and memory maps."""
+        ...
+
+
+@runtime_checkable
+class StoredRetriever(Retriever, Protocol):
+    """A retriever opened from an index directory: it exposes its passage store."""
+
+    store: RowStore
+
+
+__all__ = ["PassageStore", "Retriever", "RowStore", "StoredRetriever"]
