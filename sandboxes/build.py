@@ -1,0 +1,124 @@
+"""Build a sandbox directory from a JSONL corpus or a Wikipedia XML dump, atomically.
+
+Everything is written into a hidden ``.NAME.building-*`` directory beside the target and
+renamed into place only once the index, the page store and the manifest are complete, so
+a killed build never leaves something that :meth:`Sandbox.load` accepts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from tqdm import tqdm
+
+from sleuth.errors import CorpusFormatError, UserError
+from sleuth.retrieval.corpus import OnError, iter_corpus
+from sleuth.retrieval.manifest import IndexKind, sha256_file
+from sleuth.sandboxes.pages import PAGES_FILE, PageStoreWriter
+from sleuth.sandboxes.sandbox import INDEX_DIR, MANIFEST_FILE, SandboxManifest
+from sleuth.sandboxes.wikidump import is_wikidump, iter_wikidump
+from sleuth.types import Passage
+
+DUMP_CORPUS_FILE = "paragraphs.jsonl"
+
+
+def build_sandbox(
+    source: str | Path,
+    out_dir: str | Path,
+    *,
+    kind: IndexKind = "bm25",
+    on_error: OnError = "fail",
+    overwrite: bool = False,
+    progress: bool = True,
+) -> SandboxManifest:
+    """Build a sandbox from ``source`` (JSONL/JSONL.gz corpus, or ``.xml[.bz2]`` dump)."""
+    source, out = Path(source), Path(out_dir)
+    if not source.is_file():
+        raise CorpusFormatError(f"Sandbox source not found: {source}", path=str(source))
+    if out.exists() and not overwrite:
+        raise UserError(f"{out} already exists", hint="pass --overwrite to replace it", path=str(out))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        manifest = _build_into(tmp, source, kind, on_error, progress)
+        _write_json_atomic(tmp / MANIFEST_FILE, manifest.model_dump_json(indent=2))
+        _move_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _build_into(
+    tmp: Path, source: Path, kind: IndexKind, on_error: OnError, progress: bool
+) -> SandboxManifest:
+    from sleuth.retrieval.index import build_index
+
+    dump = is_wikidump(source)
+    corpus = tmp / DUMP_CORPUS_FILE if dump else source
+    if dump:
+        _write_corpus(corpus, iter_wikidump(source, progress=progress))
+    n_pages, n_paragraphs = _write_pages(tmp / PAGES_FILE, corpus, on_error, progress)
+    build_index(corpus, tmp / INDEX_DIR, kind, on_error=on_error, progress=progress)
+    import sleuth
+
+    return SandboxManifest(
+        sleuth_version=sleuth.__version__,
+        source=str(source.resolve()),
+        source_kind="wikidump" if dump else "jsonl",
+        source_sha256=sha256_file(source),
+        n_pages=n_pages,
+        n_paragraphs=n_paragraphs,
+        index_kind=kind,
+        created=time.time(),
+    )
+
+
+def _write_corpus(path: Path, passages: Iterable[Passage]) -> None:
+    count = 0
+    with open(path, "w", encoding="utf-8") as handle:
+        for p in passages:
+            handle.write(json.dumps({"id": p.id, "title": p.title, "text": p.text},
+                                    ensure_ascii=False) + "\n")
+            count += 1
+    if not count:
+        raise CorpusFormatError("The dump holds no article text.", path=str(path))
+
+
+def _write_pages(path: Path, corpus: Path, on_error: OnError, progress: bool) -> tuple[int, int]:
+    writer = PageStoreWriter(path)
+    passages = tqdm(iter_corpus(corpus, on_error), desc="page store", unit=" paragraphs",
+                    file=sys.stderr, disable=not progress, mininterval=0.5)
+    for passage in passages:
+        writer.add(passage)
+    writer.close()
+    return writer.n_pages, writer.n_paragraphs
+
+
+def _write_json_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    if not out.exists():
+        os.rename(tmp, out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    os.rename(out, old / "sandbox")
+    os.rename(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+__all__ = ["build_sandbox"]
