@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Literal
 
 from sleuth.engines.base import GenerationRequest, GenerationResponse, TokenLogprob
 
@@ -38,7 +39,7 @@ class ScriptedEngine:
         raw = self._next(request)
         text, stop_seq = _cut_at_stop(raw, request.stop)
         words = text.split(" ")
-        finish = "stop"
+        finish: Literal["stop", "length"] = "stop"
         if len(words) > request.max_tokens:
             text = " ".join(words[: request.max_tokens])
             finish, stop_seq = "length", None
@@ -49,7 +50,7 @@ class ScriptedEngine:
             logprobs = [TokenLogprob(token=w, logprob=self._logprob) for w in text.split()]
         return GenerationResponse(
             text=text,
-            finish_reason=finish,  # type: ignore[arg-type]
+            finish_reason=finish,
             stop_sequence=stop_seq,
             prompt_tokens=prompt_len,
             completion_tokens=n_completion,
@@ -58,7 +59,7 @@ class ScriptedEngine:
 
     def _next(self, request: GenerationRequest) -> str:
         if self._responder is not None:
-            return self._responder(request)
+            return str(self._responder(request))
         if self._outputs:
             if len(self._outputs) == 1 and self._repeat_last:
                 return self._outputs[0]
@@ -82,5 +83,5 @@ def _cut_at_stop(text: str, stops: list[str]) -> tuple[str, str | None]:
 
 def _prompt_text(request: GenerationRequest) -> str:
     if request.prompt is not None:
-        return request.prompt
+        return str(request.prompt)
     return "\n".join(m.content for m in request.messages or [])

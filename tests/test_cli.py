@@ -12,7 +12,7 @@ from sleuth.cli import SUBCOMMANDS
 
 
 def _sleuth(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sleuth", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "sleuth", *args], capture_output=True, text=True, check=False,
                           cwd=cwd, timeout=120)
 
 

@@ -84,8 +84,9 @@ async def _answer(args: argparse.Namespace) -> Answer:
     settings = engine_settings(args)
     engine = create_engine(settings.engine, cache_dir=settings.cache_dir)
     try:
-        return await ask(args.question, engine=engine, retriever=retriever,
+        answer: Answer = await ask(args.question, engine=engine, retriever=retriever,
                          method=args.method, options=options)
+        return answer
     finally:
         await engine.aclose()
         await retriever.aclose()

@@ -112,7 +112,7 @@ async def test_invalid_action_gets_a_correction_then_recovers() -> None:
 
 
 async def test_endless_invalid_output_terminates_and_abstains_if_no_answer() -> None:
-    answer, engine, _ = await _ask(["blah " * 400] * 3 + [""], max_turns=3, max_tokens=50)
+    answer, _, _ = await _ask(["blah " * 400] * 3 + [""], max_turns=3, max_tokens=50)
     assert answer.abstained and answer.text == ""
     assert answer.usage.llm_calls == 4
 
