@@ -322,7 +322,13 @@ class SandboxRetriever:
     async def search(self, queries: list[str], k: int = 5) -> list[list[SearchHit]]:
         out: list[list[SearchHit]] = []
         for query in queries:
-            out.append(await self.view.logged_hits(query, min(k, self.view.max_k), via="retriever"))
+            try:
+                hits = await self.view.logged_hits(query, min(k, self.view.max_k), via="retriever")
+            except SandboxError as exc:
+                if exc.details.get("kind") != "bad_argument":
+                    raise
+                hits = []  # an empty query finds nothing, as in any search engine; it is logged
+            out.append(hits)
         return out
 
     async def aclose(self) -> None:
