@@ -1,0 +1,113 @@
+"""Turning free model output into a short answer, and cleaning generated steps.
+
+Small models wrap answers in sentences, tags and quotes, invent their own ``<information>``
+blocks and run on past the answer. These helpers never raise: any string maps to a
+(possibly empty) answer, and an empty answer means "no answer".
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from sleuth.agents.evidence import normalize_answer
+
+MAX_SHORT_ANSWER_CHARS = 200
+MAX_STEP_CHARS = 600
+
+_FAKE_INFO = re.compile(r"<\s*information\b", re.IGNORECASE)
+_ANY_TAG = re.compile(r"</?\s*[a-zA-Z_]+\b[^<>]*>")
+_ANSWER_TAG = re.compile(r"<\s*answer\s*>(.*?)(?:<\s*/\s*answer\s*>|$)", re.IGNORECASE | re.DOTALL)
+_ANSWER_IS = re.compile(r"\banswer\s+is\s*:?\s*(.+)", re.IGNORECASE | re.DOTALL)
+_ANSWER_PREFIX = re.compile(r"^\s*(?:final\s+)?answer\s*:\s*", re.IGNORECASE)
+_NON_ANSWERS = (
+    "unknown",
+    "i dont know",
+    "i do not know",
+    "not known",
+    "no answer",
+    "none",
+    "insufficient information",
+    "not enough information",
+    "cannot be determined",
+    "cannot answer",
+    "not mentioned",
+    "not provided",
+    "no information",
+    "n a",
+)
+
+
+def drop_fake_information(text: str) -> str:
+    """Cut the output where the model starts writing its own ``<information>`` block."""
+    match = _FAKE_INFO.search(text or "")
+    return (text or "") if match is None else (text or "")[: match.start()]
+
+
+def clean_step(text: str, limit: int = MAX_STEP_CHARS) -> str:
+    """One generated reasoning step as plain text: fake information dropped, tags removed,
+    whitespace collapsed, at most ``limit`` characters."""
+    body = _ANY_TAG.sub(" ", drop_fake_information(text))
+    return " ".join(body.split())[:limit].strip()
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of ``text`` (ends at ``. ``, ``? ``, ``! `` or a newline)."""
+    text = (text or "").strip()
+    line = text.split("\n", 1)[0]
+    match = re.search(r"[.!?](\s|$)", line)
+    return line[: match.end()].strip() if match else line.strip()
+
+
+def extract_answer(text: str) -> str:
+    """The short answer in ``text``: the content of ``<answer>``, the words after
+    "the answer is", or the first line, without a leading "Answer:", quotes or a final period."""
+    text = drop_fake_information(text or "")
+    tagged = _ANSWER_TAG.search(text)
+    if tagged is not None:
+        text = tagged.group(1)
+    else:
+        said = _ANSWER_IS.search(text)
+        if said is not None:
+            text = said.group(1)
+    text = _ANY_TAG.sub(" ", text).strip()
+    line = next((ln for ln in text.split("\n") if ln.strip()), "")
+    line = _ANSWER_PREFIX.sub("", line).strip()
+    line = line.strip(" \"'`*")
+    if line.endswith(".") and not re.search(r"\b[A-Z]\.$", line):
+        line = line[:-1]
+    return " ".join(line.split())[:MAX_SHORT_ANSWER_CHARS].strip(" \"'`*")
+
+
+def is_non_answer(text: str) -> bool:
+    """True for empty answers and refusals such as "unknown" or "insufficient information"."""
+    norm = normalize_answer(text)
+    if not norm:
+        return True
+    return any(norm == phrase or norm.startswith(phrase + " ") for phrase in _NON_ANSWERS)
+
+
+def majority(answers: list[str]) -> tuple[str, float]:
+    """The most common answer (by normalised form, ties to the earliest) and its share of
+    the non-empty answers. ``("", 0.0)`` when every answer is empty."""
+    kept = [a for a in answers if not is_non_answer(a)]
+    if not kept:
+        return "", 0.0
+    counts = Counter(normalize_answer(a) for a in kept)
+    best_norm = max(counts, key=lambda n: (counts[n], -_first_index(kept, n)))
+    best = next(a for a in kept if normalize_answer(a) == best_norm)
+    return best, counts[best_norm] / len(answers)
+
+
+def _first_index(answers: list[str], norm: str) -> int:
+    return next(i for i, a in enumerate(answers) if normalize_answer(a) == norm)
+
+
+__all__ = [
+    "clean_step",
+    "drop_fake_information",
+    "extract_answer",
+    "first_sentence",
+    "is_non_answer",
+    "majority",
+]
