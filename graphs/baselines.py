@@ -4,6 +4,11 @@
 
     no-retrieval:  START -> start -> answer_direct -> finish -> END
     standard-rag:  START -> start -> retrieve -> answer_docs -> finish -> END
+    with a gate:   START -> start -> gate --retrieve--> retrieve -> answer_docs -> finish -> END
+                                          \\--answer--> finish (the draft is the answer)
+
+``adaptive-rag`` is ``standard-rag`` with the token-confidence gate on by default; any
+gate of :mod:`sleuth.agents.gate` can be chosen with the ``gate`` option.
 
 They are the yardsticks the reasoning graphs are measured against, so they stay plain:
 one retrieval at most, one short answer.
@@ -19,6 +24,7 @@ from langgraph.graph import END, START, StateGraph
 from pydantic import Field
 
 from sleuth.agents.evidence import format_documents
+from sleuth.agents.gate import GateOptions, GateStep, make_gate
 from sleuth.agents.reader import Reader, ReaderOptions, build_answer
 from sleuth.agents.recorder import StepRecorder
 from sleuth.engines.base import LLMEngine
@@ -34,12 +40,20 @@ class NoRetrievalOptions(ReaderOptions):  # type: ignore[misc]  # mypy cannot ma
 class StandardRAGOptions(ReaderOptions):  # type: ignore[misc]
     top_k: int = Field(default=5, ge=1, le=50)
     """Passages retrieved once and shown to the model."""
+    gate: GateOptions | None = None
+    """Retrieve only when this gate says so (``None``: always retrieve)."""
+
+
+class AdaptiveRAGOptions(StandardRAGOptions):
+    gate: GateOptions | None = Field(default_factory=GateOptions)
+    """The retrieve-or-answer gate; token confidence (FLARE) by default."""
 
 
 class BaselineState(TypedDict, total=False):
     question: str
     hits: list[SearchHit]
     content: str
+    use_retrieval: bool
     trace: Annotated[list[TraceEvent], operator.add]
     usage: Usage
     answer: Answer
@@ -52,16 +66,38 @@ class BaselineNodes:
         self.recorder = StepRecorder(engine, retriever)
         self.reader = Reader(self.recorder, options)
         self.opts = options
+        gate_opts = getattr(options, "gate", None)
+        self.gate = GateStep(self.recorder, make_gate(gate_opts), gate_opts) if gate_opts else None
 
     async def start(self, state: BaselineState) -> dict[str, Any]:
         return {"usage": Usage(), "hits": [], "content": ""}
+
+    async def decide(self, state: BaselineState) -> dict[str, Any]:
+        """Draft an answer without retrieval and let the gate judge it."""
+        assert self.gate is not None
+        usage = state["usage"].model_copy()
+        question = self.reader.question(state["question"])
+        outcome = await self.gate.run(self.reader.direct_request(question), usage, probe_query=question)
+        decision = outcome.decision
+        return {
+            "use_retrieval": decision.retrieve,
+            "content": "" if decision.retrieve else decision.signals.draft,
+            "hits": outcome.probe_hits[: self.opts.top_k] if decision.retrieve else [],
+            "usage": usage,
+            "trace": outcome.events,
+        }
+
+    def after_gate(self, state: BaselineState) -> str:
+        return "retrieve" if state.get("use_retrieval", True) else "finish"
 
     async def retrieve(self, state: BaselineState) -> dict[str, Any]:
         assert isinstance(self.opts, StandardRAGOptions)
         usage = state["usage"].model_copy()
         start = time.perf_counter()
-        query = self.reader.question(state["question"])
-        hits, events = await self.recorder.search(query, self.opts.top_k, usage)
+        hits, events = state.get("hits", []), []
+        if not hits:  # else the gate's probe search already fetched them
+            query = self.reader.question(state["question"])
+            hits, events = await self.recorder.search(query, self.opts.top_k, usage)
         info = InformationEvent(
             duration_s=time.perf_counter() - start,
             text=format_documents(hits, self.opts.passage_chars) if hits else "No results found.",
@@ -121,7 +157,12 @@ def standard_rag_graph(
     graph.add_node("answer_docs", nodes.answer_docs)
     graph.add_node("finish", nodes.finish)
     graph.add_edge(START, "start")
-    graph.add_edge("start", "retrieve")
+    if nodes.gate is not None:
+        graph.add_node("gate", nodes.decide)
+        graph.add_edge("start", "gate")
+        graph.add_conditional_edges("gate", nodes.after_gate, ["retrieve", "finish"])
+    else:
+        graph.add_edge("start", "retrieve")
     graph.add_edge("retrieve", "answer_docs")
     graph.add_edge("answer_docs", "finish")
     graph.add_edge("finish", END)
@@ -142,5 +183,14 @@ register_method(
         builder=standard_rag_graph,
         options=StandardRAGOptions,
         description="Baseline: retrieve the top k passages once, then answer from them.",
+    )
+)
+register_method(
+    MethodSpec(
+        name="adaptive-rag",
+        builder=standard_rag_graph,
+        options=AdaptiveRAGOptions,
+        description="standard-rag behind a retrieve-or-answer gate (FLARE token confidence by "
+        "default; also draft agreement, score margin or a trained classifier).",
     )
 )
