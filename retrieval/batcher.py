@@ -43,8 +43,8 @@ def ef_search_for_effort(effort: float, *, k: int, ef_min: int = 16, ef_max: int
     spends the effort range where it changes recall.
     """
     e = _clamp(effort)
-    ef = ef_min * (ef_max / ef_min) ** e
-    return max(k, int(round(ef)))
+    ef: float = ef_min * (ef_max / ef_min) ** e
+    return max(k, round(ef))
 
 
 def nprobe_for_effort(effort: float, *, nlist: int, nprobe_min: int = 1, nprobe_max: int | None = None) -> int:
@@ -52,8 +52,8 @@ def nprobe_for_effort(effort: float, *, nlist: int, nprobe_min: int = 1, nprobe_
     (default ``min(nlist, 256)``), within ``[1, nlist]``."""
     top = min(nlist, nprobe_max if nprobe_max is not None else 256)
     low = max(1, min(nprobe_min, top))
-    probes = low * (top / low) ** _clamp(effort)
-    return max(1, min(nlist, int(round(probes))))
+    probes: float = low * (top / low) ** _clamp(effort)
+    return max(1, min(nlist, round(probes)))
 
 
 def min_effort_for_recall(curve: Sequence[tuple[float, float]], recall_floor: float) -> float:
