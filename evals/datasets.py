@@ -1,0 +1,290 @@
+"""Evaluation datasets: the shared offline data and any FlashRAG-format file.
+
+Every loader yields :class:`EvalExample` (id, question, gold answers, gold evidence ids
+where the dataset has them). Names::
+
+    hotpotqa-sandbox     1,448 HotpotQA questions with gold paragraph ids (main benchmark)
+    musique-mini         100 MuSiQue questions with gold paragraph ids and their corpus
+    musique-dev          2,417 MuSiQue dev questions, answers only
+    2wikimultihopqa-dev  12,576 2WikiMultihopQA dev questions, answers only
+    bamboogle, nq, triviaqa, popqa   FlashRAG-format questions, answers only
+
+A path to a ``.jsonl[.gz]`` file also works: FlashRAG (``id``, ``question``,
+``golden_answers``) or Sleuth's shape (``id``, ``question``, ``answer`` or ``answers``,
+optional ``gold_paragraph_ids``). The shared data folder is found through ``data_dir``,
+``$SLEUTH_SHARED_DATA``, or a ``shared/data`` folder beside the current directory or any
+of its parents.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from sleuth.errors import DatasetError
+from sleuth.types import StrictModel
+
+
+class EvalExample(StrictModel):
+    id: str
+    question: str
+    answers: list[str]
+    """Gold answers: the answer and its aliases."""
+    gold_ids: list[str] = Field(default_factory=list)
+    """Gold evidence paragraph ids in the dataset's corpus (empty when unknown)."""
+    gold_titles: list[str] = Field(default_factory=list)
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class _BadRecord(Exception):
+    pass
+
+
+Parser = Callable[[dict[str, Any], int], EvalExample]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    file: str
+    """Path inside the shared data folder."""
+    parser: Parser
+    description: str
+    corpus: str | None = None
+    """The corpus holding the gold evidence, inside the shared data folder."""
+
+
+@dataclass
+class Dataset:
+    name: str
+    path: Path
+    sha256: str
+    examples: list[EvalExample]
+    corpus: Path | None = None
+    description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+
+def _str(record: dict[str, Any], key: str) -> str:
+    value = record.get(key)
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or str(value).strip() == "":
+        raise _BadRecord(f"field {key!r} must be a non-empty string")
+    return str(value)
+
+
+def _str_list(record: dict[str, Any], key: str, *, required: bool = True) -> list[str]:
+    value = record.get(key, None if required else [])
+    if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
+        raise _BadRecord(f"field {key!r} must be a list of strings")
+    out = [str(v) for v in value if str(v).strip()]
+    if required and not out:
+        raise _BadRecord(f"field {key!r} is empty")
+    return out
+
+
+def _answers(record: dict[str, Any]) -> list[str]:
+    if "golden_answers" in record:
+        return _str_list(record, "golden_answers")
+    if "answers" in record:
+        return _str_list(record, "answers")
+    answers = [_str(record, "answer")]
+    answers += _str_list(record, "answer_aliases", required=False)
+    return list(dict.fromkeys(answers))
+
+
+def parse_hotpotqa(record: dict[str, Any], lineno: int) -> EvalExample:
+    return EvalExample(
+        id=_str(record, "id"),
+        question=_str(record, "question").strip(),
+        answers=_answers(record),
+        gold_ids=_str_list(record, "gold_paragraph_ids"),
+        gold_titles=_str_list(record, "gold_titles", required=False),
+        meta={k: record[k] for k in ("type", "level", "split") if k in record},
+    )
+
+
+def parse_musique(record: dict[str, Any], lineno: int) -> EvalExample:
+    qid = _str(record, "id")
+    return EvalExample(
+        id=qid,
+        question=_str(record, "question").strip(),
+        answers=_answers(record),
+        gold_ids=_str_list(record, "gold_paragraph_ids"),
+        meta={"hops": int(qid[0]) if qid[:1].isdigit() else None, "split": record.get("split")},
+    )
+
+
+def _qa_only(prefix: str) -> Parser:
+    def parse(record: dict[str, Any], lineno: int) -> EvalExample:
+        qid = str(record["id"]) if "id" in record else f"{prefix}-{lineno}"
+        return EvalExample(id=qid, question=_str(record, "question").strip(),
+                           answers=_answers(record))
+
+    return parse
+
+
+def parse_flashrag(record: dict[str, Any], lineno: int) -> EvalExample:
+    """FlashRAG's ``id``, ``question``, ``golden_answers`` (and Sleuth's own shape)."""
+    qid = str(record["id"]) if "id" in record else f"line-{lineno}"
+    meta = record.get("metadata")
+    return EvalExample(
+        id=qid,
+        question=_str(record, "question").strip(),
+        answers=_answers(record),
+        gold_ids=_str_list(record, "gold_paragraph_ids", required=False),
+        gold_titles=_str_list(record, "gold_titles", required=False),
+        meta=meta if isinstance(meta, dict) else {},
+    )
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec("hotpotqa-sandbox", "hotpotqa_sandbox/questions.jsonl.gz", parse_hotpotqa,
+                    "1,448 HotpotQA questions with gold paragraphs in the sandbox corpus",
+                    corpus="hotpotqa_sandbox/corpus.jsonl.gz"),
+        DatasetSpec("musique-mini", "musique_mini/questions.jsonl.gz", parse_musique,
+                    "100 MuSiQue (train) questions, 2-4 hops, with their paragraph corpus",
+                    corpus="musique_mini/corpus.jsonl.gz"),
+        DatasetSpec("musique-dev", "multihop_qa_only/musique_dev_qa.jsonl.gz",
+                    _qa_only("musique-dev"), "2,417 MuSiQue dev questions, answers only"),
+        DatasetSpec("2wikimultihopqa-dev", "multihop_qa_only/2wikimultihopqa_dev_qa.jsonl.gz",
+                    _qa_only("2wiki-dev"), "12,576 2WikiMultihopQA dev questions, answers only"),
+        DatasetSpec("bamboogle", "open_domain_qa/bamboogle_test_125.jsonl.gz", parse_flashrag,
+                    "125 Bamboogle questions (FlashRAG format)"),
+        DatasetSpec("nq", "open_domain_qa/nq_test_1000.jsonl.gz", parse_flashrag,
+                    "1,000 Natural Questions test questions (FlashRAG format)"),
+        DatasetSpec("triviaqa", "open_domain_qa/triviaqa_test_1000.jsonl.gz", parse_flashrag,
+                    "1,000 TriviaQA test questions (FlashRAG format)"),
+        DatasetSpec("popqa", "open_domain_qa/popqa_test_1000.jsonl.gz", parse_flashrag,
+                    "1,000 PopQA questions (FlashRAG format)"),
+    )
+}
+ALIASES = {"hotpotqa": "hotpotqa-sandbox", "musique": "musique-mini",
+           "2wikimultihopqa": "2wikimultihopqa-dev", "2wiki": "2wikimultihopqa-dev"}
+
+
+def list_datasets() -> list[str]:
+    return sorted(DATASETS)
+
+
+def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
+    """The shared data folder: explicit, ``$SLEUTH_SHARED_DATA``, or ``shared/data`` upward."""
+    if data_dir is not None:
+        return Path(data_dir)
+    env = os.environ.get("SLEUTH_SHARED_DATA")
+    if env:
+        return Path(env)
+    cwd = Path.cwd().resolve()
+    for base in (cwd, *cwd.parents):
+        if (base / "shared" / "data").is_dir():
+            return base / "shared" / "data"
+    return cwd / "shared" / "data"
+
+
+def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line; bad lines raise with file:line."""
+    with open(path, "rb") as probe:
+        opener: Any = gzip.open if probe.read(2) == b"\x1f\x8b" else open
+    with opener(path, "rb") as handle:
+        for lineno, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise _line_error(path, lineno, f"not valid JSON ({exc})") from exc
+            if not isinstance(record, dict):
+                raise _line_error(path, lineno, "expected a JSON object")
+            yield lineno, record
+
+
+def _line_error(path: Path, lineno: int, why: str) -> DatasetError:
+    return DatasetError(f"{path}:{lineno}: {why}", hint="fix or remove the line",
+                        path=str(path), line=lineno)
+
+
+def read_examples(path: Path, parser: Parser) -> list[EvalExample]:
+    examples: list[EvalExample] = []
+    seen: set[str] = set()
+    for lineno, record in iter_jsonl(path):
+        try:
+            example = parser(record, lineno)
+        except _BadRecord as exc:
+            raise _line_error(path, lineno, str(exc)) from exc
+        if example.id in seen:
+            raise _line_error(path, lineno, f"duplicate id {example.id!r}")
+        seen.add(example.id)
+        examples.append(example)
+    if not examples:
+        raise DatasetError(f"{path} holds no questions.", path=str(path))
+    return examples
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_dataset(
+    name: str, *, data_dir: str | Path | None = None, limit: int | None = None
+) -> Dataset:
+    """Load a dataset by name (see :data:`DATASETS`) or from a JSONL file path."""
+    key = ALIASES.get(name, name)
+    spec = DATASETS.get(key)
+    if spec is None:
+        candidate = Path(name)
+        if candidate.suffix in (".jsonl", ".gz", ".json") and candidate.is_file():
+            return _load_file(candidate, parse_flashrag, candidate.name, None, "", limit)
+        raise DatasetError(
+            f"Unknown dataset {name!r}.",
+            hint=f"choose one of: {', '.join(list_datasets())}, or pass a .jsonl file",
+            dataset=name,
+        )
+    root = resolve_data_dir(data_dir)
+    path = root / spec.file
+    if not path.is_file():
+        raise DatasetError(
+            f"Dataset file {path} not found.",
+            hint="pass --data-dir or set SLEUTH_SHARED_DATA to the shared data folder",
+            path=str(path),
+        )
+    corpus = root / spec.corpus if spec.corpus else None
+    return _load_file(path, spec.parser, spec.name, corpus, spec.description, limit)
+
+
+def _load_file(
+    path: Path, parser: Parser, name: str, corpus: Path | None, description: str,
+    limit: int | None,
+) -> Dataset:
+    examples = read_examples(path, parser)
+    if limit is not None:
+        examples = examples[: max(limit, 0)]
+    return Dataset(name=name, path=path, sha256=sha256_file(path), examples=examples,
+                   corpus=corpus, description=description)
+
+
+__all__ = [
+    "DATASETS",
+    "Dataset",
+    "DatasetSpec",
+    "EvalExample",
+    "list_datasets",
+    "load_dataset",
+    "parse_flashrag",
+    "resolve_data_dir",
+]

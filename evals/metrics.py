@@ -1,0 +1,180 @@
+"""Answer, retrieval and factorised metrics, and bootstrap confidence intervals.
+
+Answers (SQuAD normalisation: lowercase, no punctuation, no articles, single spaces):
+    em   exact match with any gold answer
+    f1   token F1, best over the gold answers
+    acc  a gold answer is contained in the prediction (a common lenient "accuracy")
+
+Retrieval:
+    recall      share of the gold evidence paragraphs the agent was shown during the run
+
+Factorised, after WebDetective (each is defined only on the questions that meet its
+condition; elsewhere it is ``None`` and left out of the mean):
+    sufficiency   all gold evidence was retrieved or opened during the run (action log)
+    utilisation   correct, given sufficiency
+    refusal       abstained, given that the gold evidence was masked
+    over_refusal  abstained, given that the evidence was present (not masked)
+
+"Correct" is ``acc``. Cost per question is the run's :class:`~sleuth.types.Usage`.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from sleuth.types import StrictModel
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = set(string.punctuation)
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD's normalisation."""
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in _PUNCT)
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def exact_match(prediction: str, golds: Sequence[str]) -> float:
+    pred = normalize_answer(prediction)
+    return float(any(pred == normalize_answer(g) for g in golds))
+
+
+def _f1(prediction: str, gold: str) -> float:
+    pred_tokens = normalize_answer(prediction).split()
+    gold_tokens = normalize_answer(gold).split()
+    if not pred_tokens or not gold_tokens:
+        return float(pred_tokens == gold_tokens)
+    common = Counter(pred_tokens) & Counter(gold_tokens)
+    overlap = sum(common.values())
+    if overlap == 0:
+        return 0.0
+    precision, recall = overlap / len(pred_tokens), overlap / len(gold_tokens)
+    return 2 * precision * recall / (precision + recall)
+
+
+def f1_score(prediction: str, golds: Sequence[str]) -> float:
+    return max((_f1(prediction, g) for g in golds), default=0.0)
+
+
+def accuracy(prediction: str, golds: Sequence[str]) -> float:
+    """1.0 when a (normalised, non-empty) gold answer appears in the normalised prediction."""
+    pred = f" {normalize_answer(prediction)} "
+    return float(any(
+        (norm := normalize_answer(g)) and f" {norm} " in pred for g in golds
+    ))
+
+
+def evidence_recall(gold_ids: Iterable[str], seen_ids: Iterable[str]) -> float | None:
+    """Share of gold ids among ``seen_ids``; ``None`` when there is no gold evidence."""
+    gold = set(gold_ids)
+    if not gold:
+        return None
+    return len(gold & set(seen_ids)) / len(gold)
+
+
+class QuestionMetrics(StrictModel):
+    em: float
+    f1: float
+    acc: float
+    correct: bool
+    abstained: bool
+    masked: bool
+    """The gold evidence was hidden from the agent."""
+    recall: float | None = None
+    sufficient: bool | None = None
+    utilisation: float | None = None
+    refusal: float | None = None
+    over_refusal: float | None = None
+    error: bool = False
+
+
+def question_metrics(
+    prediction: str,
+    golds: Sequence[str],
+    *,
+    abstained: bool,
+    masked: bool,
+    gold_ids: Sequence[str] = (),
+    seen_ids: Iterable[str] = (),
+    error: bool = False,
+) -> QuestionMetrics:
+    """Every per-question metric from the prediction and what the agent was shown."""
+    acc = 0.0 if abstained else accuracy(prediction, golds)
+    recall = evidence_recall(gold_ids, seen_ids)
+    sufficient = None if recall is None else recall == 1.0
+    return QuestionMetrics(
+        em=0.0 if abstained else exact_match(prediction, golds),
+        f1=0.0 if abstained else f1_score(prediction, golds),
+        acc=acc,
+        correct=acc == 1.0,
+        abstained=abstained,
+        masked=masked,
+        recall=recall,
+        sufficient=sufficient,
+        utilisation=acc if sufficient else None,
+        refusal=float(abstained) if masked else None,
+        over_refusal=None if masked else float(abstained),
+        error=error,
+    )
+
+
+class Interval(StrictModel):
+    """A mean with its bootstrap confidence interval over ``n`` questions."""
+
+    mean: float | None
+    lo: float | None
+    hi: float | None
+    n: int
+
+    def format(self, digits: int = 3, scale: float = 1.0) -> str:
+        if self.mean is None or self.lo is None or self.hi is None:
+            return "n/a"
+        m, lo, hi = self.mean * scale, self.lo * scale, self.hi * scale
+        return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def bootstrap_ci(
+    values: Sequence[float | None],
+    *,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Interval:
+    """Percentile bootstrap CI of the mean of the non-``None`` values (fixed seed)."""
+    data = np.asarray([float(v) for v in values if v is not None], dtype=np.float64)
+    if data.size == 0:
+        return Interval(mean=None, lo=None, hi=None, n=0)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, data.size, size=(resamples, data.size))
+    means = data[idx].mean(axis=1)
+    tail = (1 - confidence) / 2 * 100
+    lo, hi = np.percentile(means, [tail, 100 - tail])
+    return Interval(mean=float(data.mean()), lo=float(lo), hi=float(hi), n=int(data.size))
+
+
+ANSWER_METRICS = ("acc", "em", "f1")
+FACTORISED_METRICS = ("recall", "sufficient", "utilisation", "refusal", "over_refusal")
+COST_METRICS = ("llm_calls", "prompt_tokens", "completion_tokens", "searches", "opens", "wall_s")
+
+
+__all__ = [
+    "ANSWER_METRICS",
+    "COST_METRICS",
+    "FACTORISED_METRICS",
+    "Interval",
+    "QuestionMetrics",
+    "accuracy",
+    "bootstrap_ci",
+    "evidence_recall",
+    "exact_match",
+    "f1_score",
+    "normalize_answer",
+    "question_metrics",
+]

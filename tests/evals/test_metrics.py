@@ -1,0 +1,101 @@
+"""Metrics: SQuAD normalisation, EM/F1/accuracy, the factorised metrics and bootstrap CIs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sleuth.evals.metrics import (
+    accuracy,
+    bootstrap_ci,
+    evidence_recall,
+    exact_match,
+    f1_score,
+    normalize_answer,
+    question_metrics,
+)
+
+
+def test_squad_normalisation() -> None:
+    assert normalize_answer("The  Eiffel-Tower!") == "eiffeltower"
+    assert normalize_answer("An apple, a pear and THE plum.") == "apple pear and plum"
+    assert normalize_answer("  ") == ""
+
+
+def test_exact_match_f1_and_accuracy() -> None:
+    golds = ["Albert Einstein", "Einstein"]
+    assert exact_match("the einstein", golds) == 1.0
+    assert exact_match("Einstein was first", golds) == 0.0
+    assert f1_score("Albert Einstein", golds) == 1.0
+    assert f1_score("physicist Albert Einstein", ["Albert Einstein"]) == pytest.approx(0.8)
+    assert f1_score("Niels Bohr", golds) == 0.0
+    assert f1_score("", ["x"]) == 0.0
+    assert accuracy("It was Albert Einstein, in 1879.", golds) == 1.0
+    assert accuracy("Einsteinium", ["Einstein"]) == 0.0  # whole tokens, not substrings
+    assert accuracy("anything", ["the"]) == 0.0  # a gold that normalises to nothing never matches
+
+
+def test_evidence_recall() -> None:
+    assert evidence_recall(["a", "b"], ["b", "c"]) == 0.5
+    assert evidence_recall([], ["a"]) is None
+
+
+@pytest.mark.parametrize(
+    ("pred", "abstained", "masked", "seen", "expect"),
+    [
+        # found everything and answered right: sufficient and utilised
+        ("documentary", False, False, ["g1", "g2", "x"],
+         {"sufficient": True, "utilisation": 1.0, "refusal": None, "over_refusal": 0.0}),
+        # found everything, answered wrong: a utilisation failure
+        ("comedy", False, False, ["g1", "g2"],
+         {"sufficient": True, "utilisation": 0.0, "over_refusal": 0.0}),
+        # missed one paragraph: insufficient, utilisation undefined
+        ("documentary", False, False, ["g1"],
+         {"sufficient": False, "utilisation": None, "recall": 0.5}),
+        # evidence masked and the agent refused: a good refusal
+        ("", True, True, [], {"refusal": 1.0, "over_refusal": None, "sufficient": False}),
+        # evidence present but the agent refused: over-refusal
+        ("", True, False, ["g1", "g2"],
+         {"refusal": None, "over_refusal": 1.0, "utilisation": 0.0, "acc": 0.0}),
+    ],
+)
+def test_factorised_metrics(
+    pred: str, abstained: bool, masked: bool, seen: list[str], expect: dict[str, object]
+) -> None:
+    m = question_metrics(pred, ["documentary"], abstained=abstained, masked=masked,
+                         gold_ids=["g1", "g2"], seen_ids=seen)
+    for key, value in expect.items():
+        assert getattr(m, key) == value, key
+
+
+def test_abstention_scores_zero_even_if_text_matches() -> None:
+    m = question_metrics("documentary", ["documentary"], abstained=True, masked=False)
+    assert (m.em, m.f1, m.acc, m.correct) == (0.0, 0.0, 0.0, False)
+    assert m.recall is None and m.sufficient is None
+
+
+def _loop_bootstrap(values: list[float], resamples: int, seed: int) -> tuple[float, float]:
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(values), size=(resamples, len(values)))
+    means = sorted(sum(values[j] for j in row) / len(values) for row in idx)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def test_bootstrap_matches_a_plain_loop_and_the_normal_approximation() -> None:
+    rng = np.random.default_rng(7)
+    values = [float(v) for v in rng.integers(0, 2, size=200)]
+    ci = bootstrap_ci([*values, None, None], resamples=2000, seed=3)
+    assert ci.n == 200 and ci.mean == pytest.approx(np.mean(values))
+    lo, hi = _loop_bootstrap(values, 2000, 3)
+    assert (ci.lo, ci.hi) == (pytest.approx(lo), pytest.approx(hi))
+    half = 1.96 * np.sqrt(ci.mean * (1 - ci.mean) / 200)  # type: ignore[operator]
+    assert (ci.hi - ci.lo) / 2 == pytest.approx(half, rel=0.15)  # type: ignore[operator]
+    assert ci.lo < ci.mean < ci.hi  # type: ignore[operator]
+
+
+def test_bootstrap_edge_cases() -> None:
+    assert bootstrap_ci([None, None]).mean is None and bootstrap_ci([]).format() == "n/a"
+    const = bootstrap_ci([1.0] * 10)
+    assert const.lo == const.hi == const.mean == 1.0
+    assert bootstrap_ci([0.0, 1.0], seed=1) == bootstrap_ci([0.0, 1.0], seed=1)
+    assert bootstrap_ci([0.5, 0.25]).format(2, scale=100) == "37.50 [25.00, 50.00]"
