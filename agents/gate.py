@@ -252,7 +252,9 @@ class GateStep:
 
     async def run(self, request: GenerationRequest, usage: Usage, *, probe_query: str = "",
                   extract: Callable[[str], str] = extract_answer) -> GateOutcome:
-        """Draft with ``request``; sample and probe as the gate needs; decide."""
+        """Draft with ``request``; sample and probe as the gate needs; decide.
+
+        The probe search uses ``probe_query``, or the draft itself when it is empty."""
         needs = self.gate.needs
         events: list[TraceEvent] = []
         first = request.model_copy(update={"logprobs": request.logprobs or "logprobs" in needs})
@@ -266,8 +268,9 @@ class GateStep:
         if "samples" in needs:
             await self._sample(request, usage, signals, extract, events)
         hits: list[SearchHit] = []
-        if "probe" in needs and probe_query:
-            hits, search_events = await self.recorder.search(probe_query, self.opts.probe_k, usage)
+        query = probe_query or signals.draft
+        if "probe" in needs and query:
+            hits, search_events = await self.recorder.search(query, self.opts.probe_k, usage)
             events.extend(search_events)
             signals.top_score = hits[0].score if hits else None
             signals.score_margin = score_margin(hits)

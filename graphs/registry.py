@@ -53,6 +53,7 @@ def _ensure_builtin() -> None:
 BUILTIN_MODULES: list[str] = [
     "sleuth.graphs.search_r1",
     "sleuth.graphs.baselines",
+    "sleuth.graphs.ircot",
 ]
 
 
