@@ -1,0 +1,237 @@
+"""The files of an eval run directory, written so that a kill at any moment loses nothing.
+
+::
+
+    DIR/run.json        config, versions, dataset checksum, sandbox fingerprint (atomic write)
+    DIR/results.jsonl   one finished question per line, appended with one write + fsync
+
+A kill can at worst leave a torn last line (no trailing newline). :meth:`ResultsFile.recover`
+truncates it, so the question is simply run again; complete lines are never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+
+from sleuth.errors import EvalError, ResumeMismatchError
+from sleuth.types import StrictModel
+
+RUN_FILE = "run.json"
+RESULTS_FILE = "results.jsonl"
+
+
+class EngineConfig(StrictModel):
+    kind: Literal["embedded", "openai", "vllm", "scripted"] = "embedded"
+    """``scripted`` is a deterministic test double (see :mod:`sleuth.evals.scripted`)."""
+    model: str = "qwen2.5-coder-1.5b"
+    base_url: str | None = None
+    scripted_delay_s: float = Field(default=0.0, ge=0.0)
+    """Test double only: seconds each scripted reply takes."""
+
+
+class RunConfig(StrictModel):
+    """Everything that decides a run's results. ``concurrency`` and paths may change on resume."""
+
+    dataset: str
+    method: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    """The method's options (validated by its options model)."""
+    limit: int | None = Field(default=None, ge=1)
+    mask_gold: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Share of questions whose gold evidence is hidden from the agent."""
+    mask_seed: int = 0
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    sandbox: str | None = None
+    index: str | None = None
+    timeout_s: float = Field(default=600.0, gt=0)
+    """Seconds one question may take before it is recorded as a timeout."""
+    concurrency: int = Field(default=1, ge=1)
+    data_dir: str | None = None
+
+
+RESUME_FREE: dict[str, Any] = {
+    "concurrency": True, "data_dir": True, "sandbox": True, "index": True,
+    "engine": {"scripted_delay_s"},
+}
+"""Fields that may differ on resume: they do not change results (paths' content is
+fingerprinted separately, and a test double's delay is only timing)."""
+
+
+class DatasetInfo(StrictModel):
+    name: str
+    path: str
+    sha256: str
+    n_examples: int
+    n_selected: int
+
+
+class SandboxInfo(StrictModel):
+    path: str
+    source_sha256: str
+    n_paragraphs: int
+    index_kind: str
+
+
+class RunManifest(StrictModel):
+    config: RunConfig
+    dataset: DatasetInfo
+    sandbox: SandboxInfo | None = None
+    versions: dict[str, str] = Field(default_factory=dict)
+    created: float = 0.0
+    command: list[str] = Field(default_factory=list)
+
+    def identity(self) -> dict[str, Any]:
+        """The flat key -> value view compared on resume."""
+        config = self.config.model_dump(mode="json", exclude=RESUME_FREE)
+        out = {f"config.{k}": v for k, v in _flatten(config).items()}
+        out["dataset.sha256"] = self.dataset.sha256
+        out["dataset.n_selected"] = self.dataset.n_selected
+        if self.sandbox is not None:
+            out["sandbox.source_sha256"] = self.sandbox.source_sha256
+            out["sandbox.n_paragraphs"] = self.sandbox.n_paragraphs
+        return out
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def config_diff(old: RunManifest, new: RunManifest) -> list[str]:
+    """Lines ``key: old -> new`` for every identity field that differs."""
+    a, b = old.identity(), new.identity()
+    return [
+        f"{key}: {json.dumps(a.get(key))} -> {json.dumps(b.get(key))}"
+        for key in sorted(set(a) | set(b))
+        if a.get(key) != b.get(key)
+    ]
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "platform": sys.platform}
+    for dist in ("sleuth", "langgraph", "pydantic", "bm25s", "llama_cpp_python", "numpy"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def read_manifest(out_dir: Path) -> RunManifest:
+    path = out_dir / RUN_FILE
+    try:
+        return RunManifest.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValidationError, ValueError) as exc:
+        raise EvalError(f"{path} is unreadable: {exc}", hint="start a new run in another --out",
+                        path=str(path)) from exc
+
+
+def prepare_run_dir(out_dir: Path, manifest: RunManifest, *, resume: bool) -> RunManifest:
+    """Create or check ``out_dir``. Returns the manifest in force (the old one on resume)."""
+    run_file, results = out_dir / RUN_FILE, out_dir / RESULTS_FILE
+    if run_file.exists():
+        if not resume:
+            raise EvalError(f"{out_dir} already holds a run.",
+                            hint="pass --resume to continue it, or choose another --out",
+                            path=str(out_dir))
+        old = read_manifest(out_dir)
+        diff = config_diff(old, manifest)
+        if diff:
+            raise ResumeMismatchError(
+                f"{out_dir} was run with a different config:\n  " + "\n  ".join(diff),
+                hint="resume with the original settings, or choose another --out",
+                diff=diff,
+            )
+        return old
+    if results.exists() and results.stat().st_size:
+        raise EvalError(f"{results} exists without {RUN_FILE}; it is not a Sleuth run.",
+                        path=str(out_dir))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(run_file, manifest.model_dump_json(indent=2))
+    return manifest
+
+
+class ResultsFile:
+    """``results.jsonl``: recover on open, then append whole lines durably."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def recover(self) -> list[dict[str, Any]]:
+        """Drop a torn last line (from a kill mid-write) and return the complete rows."""
+        if not self.path.exists():
+            return []
+        data = self.path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            with open(self.path, "r+b") as handle:
+                handle.truncate(end)
+                handle.flush()
+                os.fsync(handle.fileno())
+        rows: list[dict[str, Any]] = []
+        for lineno, line in enumerate(data[:end].splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise EvalError(f"{self.path}:{lineno} is not a JSON line ({exc.msg}).",
+                                hint="the file was edited by hand; start a new run",
+                                path=str(self.path), line=lineno) from exc
+            rows.append(row)
+        return rows
+
+    def append(self, row: dict[str, Any]) -> None:
+        """One line, one ``write`` (looped only if the OS writes short), then ``fsync``."""
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        data = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+__all__ = [
+    "RESULTS_FILE",
+    "RUN_FILE",
+    "DatasetInfo",
+    "EngineConfig",
+    "ResultsFile",
+    "RunConfig",
+    "RunManifest",
+    "SandboxInfo",
+    "config_diff",
+    "prepare_run_dir",
+    "read_manifest",
+    "versions",
+]

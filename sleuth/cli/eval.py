@@ -1,0 +1,147 @@
+"""``sleuth eval run|report|list``: resumable evaluation runs and their reports."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from sleuth.errors import ConfigError
+
+RUN_EXAMPLE = """examples:
+  sleuth eval run --dataset hotpotqa-sandbox --method search-r1 --limit 100 --out runs/sr1
+  sleuth eval run --dataset hotpotqa-sandbox --method search-r1 --limit 100 --out runs/sr1 --resume
+  sleuth eval run --dataset hotpotqa-sandbox --method standard-rag --mask-gold 0.3 \\
+      --engine openai --base-url http://127.0.0.1:8000/v1 --model Qwen/Qwen2.5-7B-Instruct \\
+      --concurrency 16 --option top_k=5 --out runs/rag-masked
+
+Each finished question is appended to OUT/results.jsonl at once; a killed run continues
+with --resume and never repeats or loses a finished question. --engine scripted is a
+deterministic test double (no model; its scores mean nothing)."""
+
+REPORT_EXAMPLE = """example:
+  sleuth eval report runs/no-retrieval runs/standard-rag runs/search-r1 --out docs/results/baseline
+  (writes docs/results/baseline.md and docs/results/baseline.html)"""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "eval", help="run and report evaluations",
+        description="Run a method over a dataset inside a sandbox, and report the results.",
+        epilog=RUN_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="eval_command", metavar="ACTION", required=True)
+    _add_run(sub)
+    report = sub.add_parser(
+        "report", help="Markdown + self-contained HTML report of one or more runs",
+        description="Compare runs: a method x metric table with 95%% bootstrap CIs, accuracy "
+        "against cost, histograms of turns and searches, and browsable per-question traces.",
+        epilog=REPORT_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("runs", nargs="+", type=Path, help="run directories (sleuth eval run --out)")
+    report.add_argument("--out", type=Path, required=True,
+                        help="report path without suffix; writes OUT.md and OUT.html")
+    report.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
+    report.set_defaults(func=_report)
+    listing = sub.add_parser("list", help="list datasets and methods",
+                             description="List the datasets and methods an eval can use.",
+                             epilog="example: sleuth eval list")
+    listing.add_argument("--data-dir", default=None, help="shared data folder")
+    listing.set_defaults(func=_list)
+
+
+def _add_run(sub: Any) -> None:
+    run = sub.add_parser(
+        "run", help="run a method over a dataset (resumable)",
+        description="Run a registered method over a dataset inside a sandbox, concurrently, "
+        "appending each question's result, trace and action log to OUT/results.jsonl.",
+        epilog=RUN_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("--dataset", required=True, help="dataset name (sleuth eval list) or .jsonl")
+    run.add_argument("--method", required=True, help="registered method (sleuth eval list)")
+    run.add_argument("--out", type=Path, required=True, help="run directory")
+    run.add_argument("--resume", action="store_true", help="continue the run in --out")
+    run.add_argument("--limit", type=int, default=None, help="first N questions only")
+    run.add_argument("--concurrency", type=int, default=1, help="questions in flight (default 1)")
+    run.add_argument("--mask-gold", type=float, default=0.0, metavar="FRACTION",
+                     help="hide the gold evidence of this share of questions (refusal test)")
+    run.add_argument("--mask-seed", type=int, default=0, help="seed of the masking draw")
+    run.add_argument("--engine", default="embedded",
+                     choices=["embedded", "openai", "vllm", "scripted"],
+                     help="LLM backend; scripted is a test double")
+    run.add_argument("--model", default="qwen2.5-coder-1.5b", help="model name or GGUF path")
+    run.add_argument("--base-url", default=None, help="OpenAI-compatible server (--engine openai)")
+    run.add_argument("--sandbox", default=None, help="sandbox directory (default: the dataset's "
+                     "corpus, built once into the cache)")
+    run.add_argument("--index", default=None, help="a bare retrieval index instead of a sandbox")
+    run.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                     help="method option, value parsed as JSON when it can be (repeatable)")
+    run.add_argument("--timeout", type=float, default=600.0, help="seconds per question")
+    run.add_argument("--data-dir", default=None, help="shared data folder")
+    run.add_argument("--scripted-delay", type=float, default=0.0, help=argparse.SUPPRESS)
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(func=_run)
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--option {pair!r} is not KEY=VALUE.", hint="e.g. --option top_k=5")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from sleuth.evals.rundir import EngineConfig, RunConfig
+    from sleuth.evals.runner import run_eval
+
+    try:
+        config = RunConfig(
+            dataset=args.dataset, method=args.method, options=parse_options(args.option),
+            limit=args.limit, mask_gold=args.mask_gold, mask_seed=args.mask_seed,
+            engine=EngineConfig(kind=args.engine, model=args.model, base_url=args.base_url,
+                                scripted_delay_s=args.scripted_delay),
+            sandbox=args.sandbox, index=args.index, timeout_s=args.timeout,
+            concurrency=args.concurrency, data_dir=args.data_dir,
+        )
+    except ValidationError as exc:
+        raise ConfigError(f"Invalid eval settings: {exc}") from exc
+    summary = asyncio.run(run_eval(config, args.out, resume=args.resume,
+                                   progress=not args.no_progress))
+    print(f"{summary.total} questions: {summary.ran} run, {summary.skipped} already done, "
+          f"{summary.errors} errors; results in {Path(summary.out_dir) / 'results.jsonl'}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from sleuth.evals.report import write_report
+
+    md, html = write_report(args.runs, args.out, resamples=args.resamples)
+    print(f"wrote {md} and {html}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from sleuth.evals.datasets import DATASETS, resolve_data_dir
+    from sleuth.graphs.registry import get_method, list_methods
+
+    root = resolve_data_dir(args.data_dir)
+    print(f"datasets (in {root}):")
+    for name, spec in sorted(DATASETS.items()):
+        mark = "" if (root / spec.file).is_file() else "  [missing]"
+        print(f"  {name:22s} {spec.description}{mark}")
+    print("methods:")
+    for name in list_methods():
+        print(f"  {name:22s} {get_method(name).description}")
+    sys.stdout.flush()
+    return 0
