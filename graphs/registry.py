@@ -54,6 +54,7 @@ BUILTIN_MODULES: list[str] = [
     "sleuth.graphs.search_r1",
     "sleuth.graphs.baselines",
     "sleuth.graphs.ircot",
+    "sleuth.graphs.mcts_rag",
 ]
 
 
