@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -59,7 +60,12 @@ class OpenAICompatibleEngine:
         backoff_s: float = 0.5,
         max_backoff_s: float = 20.0,
         prompt_format: PromptFormat = "server",
+        extra_body: Mapping[str, Any] | None = None,
     ) -> None:
+        """``extra_body`` adds server-specific fields to every request, e.g.
+        ``{"repeat_penalty": 1.0}`` for llama.cpp's Python server, whose default of 1.1
+        makes small models stop repeating lists early; vLLM's equivalent is
+        ``repetition_penalty``."""
         self.base_url = normalize_base_url(base_url)
         self.model = model
         self.name = f"openai:{model}@{self.base_url}"
@@ -67,6 +73,7 @@ class OpenAICompatibleEngine:
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.prompt_format = prompt_format
+        self.extra_body = dict(extra_body or {})
         self._timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
         self._headers = {"Authorization": f"Bearer {api_key}"}
         self._http: httpx.AsyncClient | None = None
@@ -115,6 +122,7 @@ class OpenAICompatibleEngine:
             payload["seed"] = request.seed
         if request.priority:
             payload["priority"] = request.priority  # vLLM rejects it unless priority-scheduled
+        payload.update(self.extra_body)
         return payload
 
     def _client(self) -> httpx.AsyncClient:

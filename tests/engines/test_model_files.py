@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from sleuth.engines.model_files import (
     MODELS,
     ModelPart,
@@ -18,7 +19,6 @@ from sleuth.engines.model_files import (
     models_dir,
     resolve_model_path,
 )
-
 from sleuth.errors import ConfigError, ModelFileError
 
 PIECES = [b"GGUF-head-", b"middle-\x00\x01\x02-", b"tail"]

@@ -198,6 +198,7 @@ async def test_request_payloads(serve: Any) -> None:
         "stop": ["\n"], "seed": 7, "priority": 2, "logprobs": 1,
     }  # fmt: skip
 
+    engine.extra_body = {"repetition_penalty": 1.0}
     server.replies[:] = [Reply(200, OK_CHAT)]
     messages = [ChatMessage(role="user", content="Q"), ChatMessage(role="assistant", content="<think>")]
     await engine.generate(GenerationRequest(messages=messages, continue_assistant=True))
@@ -205,6 +206,7 @@ async def test_request_payloads(serve: Any) -> None:
     assert path == "/v1/chat/completions"
     assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
     assert "priority" not in body and "logprobs" not in body
+    assert body["repetition_penalty"] == 1.0
 
 
 async def test_chatml_prompt_format_continues_through_completions(serve: Any) -> None:
