@@ -6,7 +6,7 @@ All models forbid unknown fields so that a typo in a config or a JSON payload fa
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -113,7 +113,7 @@ class NoteEvent(_Event):
 
 
 TraceEvent = Annotated[
-    Union[ThinkEvent, SearchEvent, InformationEvent, AnswerEvent, ErrorEvent, NoteEvent],
+    ThinkEvent | SearchEvent | InformationEvent | AnswerEvent | ErrorEvent | NoteEvent,
     Field(discriminator="type"),
 ]
 
