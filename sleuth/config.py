@@ -6,10 +6,10 @@ Nothing here reads the environment at import time; call :meth:`SleuthSettings.lo
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-import tomllib
 from pydantic import Field, ValidationError
 
 from sleuth.errors import ConfigError
