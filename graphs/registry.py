@@ -55,6 +55,7 @@ BUILTIN_MODULES: list[str] = [
     "sleuth.graphs.baselines",
     "sleuth.graphs.ircot",
     "sleuth.graphs.mcts_rag",
+    "sleuth.graphs.evidence_loop",
 ]
 
 

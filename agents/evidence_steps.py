@@ -1,0 +1,166 @@
+"""The EvidenceLoop agent's model steps: write an evidence note, draft an answer from the
+ledger, verify it, and plan the query for the missing hop.
+
+Verification has two parts: an LLM judge ("do the facts support this answer?") and a cheap
+check that the answer string occurs in a passage the ledger cites. ``verify`` says how
+they combine; by default both must agree.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from sleuth.agents.answers import clean_step, extract_answer, first_sentence, is_non_answer
+from sleuth.agents.evidence import format_documents, normalize_answer
+from sleuth.agents.ledger import EvidenceLedger, EvidenceNote, parse_note, string_check
+from sleuth.agents.prompts import evidence_loop as prompts
+from sleuth.agents.reader import ReaderOptions, output_problem, think_event
+from sleuth.agents.recorder import StepRecorder
+from sleuth.engines.base import ChatMessage, GenerationRequest
+from sleuth.types import SearchHit, StrictModel, TraceEvent, Usage
+
+Judgement = Literal["yes", "no", "unclear", "skipped"]
+
+
+class EvidenceLoopOptions(ReaderOptions):  # type: ignore[misc]  # mypy cannot map sleuth.agents
+    top_k: int = Field(default=4, ge=1, le=20)
+    """Passages per search."""
+    max_searches: int = Field(default=4, ge=0, le=16)
+    """Searches before the agent gives up and abstains."""
+    note_max_tokens: int = Field(default=160, ge=16, le=1024)
+    plan_max_tokens: int = Field(default=24, ge=4, le=128)
+    verify: Literal["both", "judge", "string", "either"] = "both"
+    """How the judge and the string check combine into "supported"."""
+    passage_chars: int = Field(default=500, ge=50)
+
+
+class Verification(StrictModel):
+    answer: str
+    judge: Judgement
+    string_check: bool | None
+    """Whether a cited passage contains the answer; ``None`` for yes/no answers."""
+    supported: bool
+    reason: str
+
+
+def combine(mode: str, judge: Judgement, found: bool | None) -> bool:
+    """Whether the answer counts as supported under ``mode``."""
+    if mode == "judge":
+        return judge == "yes"
+    if mode == "string":
+        return found if found is not None else judge == "yes"
+    if mode == "either":
+        return judge == "yes" or found is True
+    return judge == "yes" and found is not False
+
+
+def read_judgement(text: str) -> Judgement:
+    words = normalize_answer(text).split()
+    if words and words[0] in ("yes", "no"):
+        return "yes" if words[0] == "yes" else "no"
+    return "unclear"
+
+
+class EvidenceAgent:
+    def __init__(self, recorder: StepRecorder, options: EvidenceLoopOptions) -> None:
+        self.recorder = recorder
+        self.opts = options
+
+    def _request(self, user: str, start: str, stop: list[str], max_tokens: int) -> GenerationRequest:
+        return GenerationRequest(
+            messages=[
+                ChatMessage(role="system", content=prompts.SYSTEM),
+                ChatMessage(role="user", content=user),
+                ChatMessage(role="assistant", content=start),
+            ],
+            continue_assistant=True,
+            stop=stop,
+            max_tokens=max_tokens,
+            temperature=self.opts.temperature,
+            seed=self.opts.seed,
+        )
+
+    def question(self, question: str) -> str:
+        return question[: self.opts.max_question_chars]
+
+    async def note(self, question: str, hits: list[SearchHit], hop: int,
+                   usage: Usage) -> tuple[EvidenceNote, list[TraceEvent]]:
+        """Write the note for one search's passages (no call when nothing was found)."""
+        passages = [h.passage for h in hits]
+        if not hits:
+            return EvidenceNote(hop=hop, text="No useful evidence. (the search found nothing)"), []
+        docs = format_documents(hits, self.opts.passage_chars)
+        request = self._request(prompts.note_message(self.question(question), docs),
+                                prompts.NOTE_START, prompts.NOTE_STOP, self.opts.note_max_tokens)
+        response, elapsed = await self.recorder.generate(request, usage)
+        note = parse_note(prompts.NOTE_START + response.text, passages, hop)
+        return note, [think_event(response, elapsed, text=f"[note] {response.text.strip()}")]
+
+    async def draft(self, question: str, ledger: EvidenceLedger,
+                    usage: Usage) -> tuple[str, list[TraceEvent]]:
+        """A short answer from the ledger's facts (no call while the ledger is empty)."""
+        if not ledger.claims:
+            return "", []
+        request = self._request(prompts.draft_message(self.question(question), ledger.facts_text()),
+                                prompts.DRAFT_START, prompts.LINE_STOP, self.opts.answer_max_tokens)
+        response, elapsed = await self.recorder.generate(request, usage)
+        answer: str = extract_answer(response.text)
+        events: list[TraceEvent] = [think_event(response, elapsed, text=f"[draft] {answer}")]
+        problem = output_problem(response, answer)
+        if problem is not None:
+            events.append(problem)
+        return answer, events
+
+    async def verify(self, question: str, ledger: EvidenceLedger, answer: str,
+                     usage: Usage) -> tuple[Verification, list[TraceEvent]]:
+        if is_non_answer(answer):
+            why = "no evidence gathered yet" if not ledger.claims else "the facts do not give an answer"
+            return Verification(answer=answer, judge="skipped", string_check=None, supported=False,
+                                reason=why), []
+        found = string_check(answer, ledger)
+        events: list[TraceEvent] = []
+        judge: Judgement = "skipped"
+        if self._needs_judge(found):
+            judge, events = await self._judge(question, ledger, answer, usage)
+        supported = combine(self.opts.verify, judge, found)
+        reason = (f"judge: {judge}; answer string "
+                  f"{'n/a (yes/no)' if found is None else 'found' if found else 'not found'} in cited passages")
+        return Verification(answer=answer, judge=judge, string_check=found, supported=supported,
+                            reason=reason), events
+
+    def _needs_judge(self, found: bool | None) -> bool:
+        """Skip the judge when the cheap check decides alone (string mode), or has already
+        failed an answer that needs both."""
+        if self.opts.verify == "string":
+            return found is None
+        return not (self.opts.verify == "both" and found is False)
+
+    async def _judge(self, question: str, ledger: EvidenceLedger, answer: str,
+                     usage: Usage) -> tuple[Judgement, list[TraceEvent]]:
+        user = prompts.judge_message(self.question(question), ledger.facts_text(), answer)
+        request = self._request(user, prompts.JUDGE_START, prompts.LINE_STOP, 4)
+        response, elapsed = await self.recorder.generate(request, usage)
+        judge = read_judgement(response.text)
+        return judge, [think_event(response, elapsed, text=f"[judge] {judge}")]
+
+    async def plan(self, question: str, ledger: EvidenceLedger, tried: list[str],
+                   usage: Usage) -> tuple[str, list[TraceEvent]]:
+        """The next search query; a repeat or an empty query falls back to the question plus
+        the newest fact, and "" means nothing new is left to try."""
+        user = prompts.plan_message(self.question(question), ledger.facts_text(), [q[:200] for q in tried])
+        request = self._request(user, prompts.PLAN_START, prompts.LINE_STOP, self.opts.plan_max_tokens)
+        response, elapsed = await self.recorder.generate(request, usage)
+        query: str = first_sentence(clean_step(response.text, 300)).strip(" \"'")
+        events: list[TraceEvent] = [think_event(response, elapsed, text=f"[plan] {query}")]
+        seen = {normalize_answer(q) for q in tried}
+        if not query or normalize_answer(query) in seen:
+            newest = ledger.claims[-1].text if ledger.claims else ""
+            query = f"{self.question(question)[:300]} {newest}".strip()
+            if normalize_answer(query) in seen:
+                query = ""
+        return query, events
+
+
+__all__ = ["EvidenceAgent", "EvidenceLoopOptions", "Verification", "combine", "read_judgement"]

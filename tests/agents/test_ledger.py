@@ -1,0 +1,97 @@
+"""Evidence notes are parsed into grounded claims; the ledger and the cheap string check."""
+
+from __future__ import annotations
+
+import pytest
+
+from sleuth.agents.evidence_steps import combine, read_judgement
+from sleuth.agents.ledger import EvidenceLedger, answer_in_passage, parse_note, string_check
+from sleuth.types import Passage
+
+DOCS = [
+    Passage(id="p1", title="Inception", text="Inception is a 2010 film directed by Christopher Nolan."),
+    Passage(id="p2", title="Christopher Nolan", text="Christopher Nolan was born in London, England."),
+]
+
+
+def test_note_claims_map_doc_numbers_to_passage_ids() -> None:
+    note = parse_note(
+        "Key facts:\n- [Doc 1] Inception was directed by Christopher Nolan.\n"
+        "- (Doc 2): Nolan was born in London.\nUncertain:\n- none",
+        DOCS, hop=1,
+    )
+    assert [(c.text, c.passage_ids, c.certain) for c in note.claims] == [
+        ("Inception was directed by Christopher Nolan.", ["p1"], True),
+        ("Nolan was born in London.", ["p2"], True),
+    ]
+    assert note.useful and note.dropped == []
+
+
+def test_uncertain_section_and_uncited_claims_grounded_by_overlap() -> None:
+    note = parse_note("Key facts:\n- none\nUncertain:\n- Christopher Nolan born London", DOCS, hop=2)
+    assert len(note.claims) == 1 and not note.claims[0].certain
+    assert note.claims[0].passage_ids == ["p2"] and not note.useful
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Key facts:\n- No useful evidence.",
+        "No useful information found.",
+        "",
+        "Key facts:\n-<information>\nDoc 1 (Title: Inception) Inception was directed by Christopher Nolan.",
+    ],
+)
+def test_no_useful_evidence(text: str) -> None:
+    note = parse_note(text, DOCS, hop=1)
+    assert note.claims == [] and not note.useful
+
+
+def test_invented_citations_are_dropped() -> None:
+    note = parse_note("Key facts:\n- [Doc 1] Nolan was born in Paris, France in 1850.\n"
+                      "- [Doc 7] Inception won eleven Oscars.", DOCS, hop=1)
+    assert note.claims == []
+    assert len(note.dropped) == 2
+
+
+def test_ledger_skips_repeats_and_keeps_cited_passages() -> None:
+    ledger = EvidenceLedger()
+    note = parse_note("Key facts:\n- [Doc 2] Nolan was born in London.", DOCS, hop=1)
+    ledger.add(note, DOCS)
+    ledger.add(note, DOCS)
+    assert len(ledger.claims) == 1 and list(ledger.passages) == ["p2"]
+    assert ledger.facts_text() == "1. Nolan was born in London."
+    assert [p.id for p in ledger.supporting("London")] == ["p2"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "found"),
+    [("London", True), ("london.", True), ("London, England", True), ("Paris", False),
+     ("Lond", False), ("England London", True), ("", False)],
+)
+def test_answer_in_passage(answer: str, found: bool) -> None:
+    assert answer_in_passage(answer, DOCS[1]) is found
+
+
+def test_string_check_is_not_applicable_to_yes_no() -> None:
+    ledger = EvidenceLedger(passages={"p2": DOCS[1]})
+    assert string_check("yes", ledger) is None
+    assert string_check("London", ledger) is True
+    assert string_check("Paris", ledger) is False
+
+
+@pytest.mark.parametrize(
+    ("mode", "judge", "found", "supported"),
+    [
+        ("both", "yes", True, True), ("both", "yes", None, True), ("both", "yes", False, False),
+        ("both", "no", True, False), ("judge", "yes", False, True), ("string", "no", True, True),
+        ("string", "yes", None, True), ("either", "no", True, True), ("either", "no", False, False),
+    ],
+)
+def test_verification_modes(mode: str, judge: str, found: bool | None, supported: bool) -> None:
+    assert combine(mode, judge, found) is supported  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("text", "judge"), [(" yes", "yes"), (" No.", "no"), (" maybe", "unclear"), ("", "unclear")])
+def test_read_judgement(text: str, judge: str) -> None:
+    assert read_judgement(text) == judge

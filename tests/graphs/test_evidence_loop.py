@@ -1,0 +1,182 @@
+"""EvidenceLoop: notes, ledger, verification, the missing hop, and explained refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from graph_doubles import PASSAGES, CrashingEngine, FlakyRetriever, KeywordRetriever
+
+from sleuth.engines.base import GenerationRequest
+from sleuth.engines.scripted import ScriptedEngine
+from sleuth.graphs.registry import ask, list_methods, resume, sqlite_checkpointer, stream_steps
+from sleuth.types import Answer, NoteEvent
+
+QUESTION = "Where was the director of Inception born?"
+NOTE_HOP1 = " [Doc 1] Inception was directed by Christopher Nolan.\nUncertain:\n- none"
+NOTE_HOP2 = " Christopher Nolan was born in London, England.\nUncertain:\n- none"  # no [Doc N]: grounded by overlap
+
+
+def scripted(steps: dict[str, list[str]]) -> Callable[[GenerationRequest], str]:
+    """Reply to each kind of step (by the assistant pre-fill) from its own queue; the last
+    reply of a queue repeats."""
+    starts = {"Key facts:\n-": "note", "Answer:": "draft", "Supported:": "judge",
+              "Next search query:": "plan"}
+
+    def respond(request: GenerationRequest) -> str:
+        kind = starts[request.messages[-1].content]  # type: ignore[index]
+        queue = steps[kind]
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    return respond
+
+
+TWO_HOPS = {
+    "note": [NOTE_HOP1, NOTE_HOP2],
+    "draft": [" unknown", " London"],
+    "judge": [" yes"],
+    "plan": [" Christopher Nolan born"],
+}
+
+
+async def _ask(steps: dict[str, list[str]], retriever: KeywordRetriever | None = None,
+               question: str = QUESTION, **opts: object) -> tuple[Answer, ScriptedEngine, KeywordRetriever]:
+    engine = ScriptedEngine(responder=scripted({k: list(v) for k, v in steps.items()}))
+    retriever = retriever or KeywordRetriever(PASSAGES)
+    answer = await ask(question, engine=engine, retriever=retriever, method="evidence-loop", options=opts)
+    return answer, engine, retriever
+
+
+def _notes(answer: Answer, kind: str) -> list[NoteEvent]:
+    return [e for e in answer.trace if isinstance(e, NoteEvent) and e.kind == kind]
+
+
+def test_registered() -> None:
+    assert "evidence-loop" in list_methods()
+
+
+async def test_two_hops_notes_ledger_verification_and_citation() -> None:
+    answer, engine, retriever = await _ask(TWO_HOPS, top_k=1)
+    assert answer.text == "London" and not answer.abstained
+    assert retriever.queries == [QUESTION, "Christopher Nolan born"]
+    assert [c.id for c in answer.citations] == ["p2"]
+    notes = _notes(answer, "evidence_note")
+    assert [n.data["claims"][0]["passage_ids"] for n in notes] == [["p1"], ["p2"]]
+    assert notes[1].data["ledger_size"] == 2
+    checks = _notes(answer, "verification")
+    assert [c.data["supported"] for c in checks] == [False, True]
+    assert checks[1].data["string_check"] is True and checks[1].data["judge"] == "yes"
+    plan = _notes(answer, "plan")[0]
+    assert plan.data["query"] == "Christopher Nolan born"
+    # the draft sees the ledger's facts, not raw passages
+    draft_prompt = engine.requests[-2].messages[1].content  # type: ignore[index]
+    assert "1. Inception was directed by Christopher Nolan.\n2. Christopher Nolan was born in London" in draft_prompt
+
+
+async def test_judge_no_means_search_again_then_abstain_with_reason() -> None:
+    steps = {"note": [NOTE_HOP1], "draft": [" Christopher Nolan"], "judge": [" no"],
+             "plan": [" q1", " q2", " q3"]}
+    answer, _, retriever = await _ask(steps, max_searches=3)
+    assert answer.abstained and answer.text == "" and answer.citations == []
+    assert len(retriever.queries) == 3
+    assert "no supported answer after 3 searches" in (answer.abstain_reason or "")
+    assert "judge: no" in (answer.abstain_reason or "")
+
+
+async def test_answer_missing_from_cited_passages_is_unsupported_even_if_the_judge_agrees() -> None:
+    steps = {"note": [NOTE_HOP1], "draft": [" Paris"], "judge": [" yes"], "plan": [" q"]}
+    answer, engine, _ = await _ask(steps, max_searches=1)
+    assert answer.abstained and "not found in cited passages" in (answer.abstain_reason or "")
+    assert not any(r.messages[-1].content == "Supported:" for r in engine.requests)  # type: ignore[index]
+
+
+async def test_string_only_mode_accepts_without_a_judge() -> None:
+    steps = {"note": [NOTE_HOP2], "draft": [" London"], "judge": [" no"], "plan": [" q"]}
+    answer, engine, _ = await _ask(steps, verify="string")
+    assert answer.text == "London"
+    assert not any(r.messages[-1].content == "Supported:" for r in engine.requests)  # type: ignore[index]
+
+
+async def test_yes_no_answers_rely_on_the_judge() -> None:
+    steps = {"note": [NOTE_HOP2], "draft": [" yes"], "judge": [" yes"], "plan": [" q"]}
+    answer, _, _ = await _ask(steps, question="Was the director of Inception born in London?")
+    assert answer.text == "yes" and answer.citations
+    check = _notes(answer, "verification")[0]
+    assert check.data["string_check"] is None
+
+
+async def test_no_useful_evidence_is_noted_and_ends_in_refusal() -> None:
+    steps = {"note": [" No useful evidence."], "draft": [" London"], "judge": [" yes"], "plan": [" other query"]}
+    answer, engine, _ = await _ask(steps, max_searches=2)
+    assert answer.abstained and "no useful evidence found in 2 searches" == answer.abstain_reason
+    assert all(n.text == "No useful evidence." for n in _notes(answer, "evidence_note"))
+    assert not any(r.messages[-1].content == "Answer:" for r in engine.requests)  # type: ignore[index]
+
+
+async def test_zero_search_budget_abstains_with_the_reason() -> None:
+    answer, engine, retriever = await _ask(TWO_HOPS, max_searches=0)
+    assert answer.abstained and "no search budget" in (answer.abstain_reason or "")
+    assert engine.requests == [] and retriever.queries == []
+
+
+async def test_repeated_plans_fall_back_then_stop() -> None:
+    steps = {"note": [" No useful evidence."], "draft": [" x"], "judge": [" no"], "plan": [""]}
+    answer, _, retriever = await _ask(steps, max_searches=5)
+    # empty plan -> question + newest fact (none) == the question, already tried -> stop
+    assert retriever.queries == [QUESTION]
+    assert answer.abstained
+    assert _notes(answer, "plan")[0].text == "nothing new to search for"
+
+
+@pytest.mark.parametrize("bad", ["", "blah " * 3000, "<information>Doc 1 (Title: X) fake</information>",
+                                 "<answer>London</answer>"])
+async def test_malformed_notes_give_no_claims_and_no_crash(bad: str) -> None:
+    steps = {"note": [bad], "draft": [" London"], "judge": [" yes"], "plan": [" q1", " q2"]}
+    answer, engine, _ = await _ask(steps, max_searches=2)
+    assert answer.abstained and answer.abstain_reason
+    assert all(r.max_tokens <= 160 for r in engine.requests)
+
+
+async def test_fake_answer_in_the_draft_is_still_verified() -> None:
+    steps = {"note": [NOTE_HOP1], "draft": [" <answer>Paris</answer>"], "judge": [" yes"], "plan": [" q"]}
+    answer, _, _ = await _ask(steps, max_searches=1)
+    assert answer.abstained  # "Paris" is in no cited passage
+
+
+async def test_retriever_failing_mid_run_is_recorded_and_the_loop_goes_on() -> None:
+    answer, _, _ = await _ask(TWO_HOPS, retriever=FlakyRetriever(ok_calls=1), max_searches=2)
+    assert any(e.type == "error" and e.code == "retrieval_error" for e in answer.trace)  # type: ignore[union-attr]
+    assert answer.abstained and "2 searches" in (answer.abstain_reason or "")
+
+
+async def test_very_long_question_is_cut() -> None:
+    question = "where " * 2000
+    answer, engine, retriever = await _ask(TWO_HOPS, question=question, top_k=1)
+    assert answer.question == question
+    assert all(len(r.messages[1].content) < 2000 + 2000 for r in engine.requests)  # type: ignore[index]
+    assert len(retriever.queries[0]) <= 2000
+
+
+async def test_streams_and_resumes(tmp_path: Path) -> None:
+    nodes = [n async for n, _ in stream_steps(
+        QUESTION, engine=ScriptedEngine(responder=scripted({k: list(v) for k, v in TWO_HOPS.items()})),
+        retriever=KeywordRetriever(PASSAGES), method="evidence-loop", options={"top_k": 1})]
+    assert nodes == ["start", "retrieve", "note", "draft", "verify", "plan", "retrieve", "note", "draft",
+                     "verify", "finish"]
+    retriever = KeywordRetriever(PASSAGES)
+    async with sqlite_checkpointer(tmp_path / "ck.sqlite") as saver:
+        crashing = CrashingEngine([], crash_at=3)
+        crashing._responder = scripted({k: list(v) for k, v in TWO_HOPS.items()})
+        with pytest.raises(RuntimeError):
+            await ask(QUESTION, engine=crashing, retriever=retriever, method="evidence-loop",
+                      options={"top_k": 1}, checkpointer=saver, thread_id="e")
+        steps = {k: list(v) for k, v in TWO_HOPS.items()}
+        steps["note"] = [NOTE_HOP2]
+        steps["draft"] = [" London"]
+        engine = ScriptedEngine(responder=scripted(steps))
+        answer = await resume("e", engine=engine, retriever=retriever, checkpointer=saver,
+                              method="evidence-loop", options={"top_k": 1})
+    assert answer.text == "London"
+    assert retriever.queries == [QUESTION, "Christopher Nolan born"]
+    assert answer.usage.llm_calls == 2 + len(engine.requests)
