@@ -191,17 +191,26 @@ class ResultsFile:
                 handle.truncate(end)
                 handle.flush()
                 os.fsync(handle.fileno())
+        return self._parse(data[:end])
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The complete rows, read-only (a run may still be appending)."""
+        if not self.path.exists():
+            return []
+        data = self.path.read_bytes()
+        return self._parse(data[: data.rfind(b"\n") + 1])
+
+    def _parse(self, data: bytes) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
-        for lineno, line in enumerate(data[:end].splitlines(), start=1):
+        for lineno, line in enumerate(data.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                rows.append(json.loads(line))
             except json.JSONDecodeError as exc:
                 raise EvalError(f"{self.path}:{lineno} is not a JSON line ({exc.msg}).",
                                 hint="the file was edited by hand; start a new run",
                                 path=str(self.path), line=lineno) from exc
-            rows.append(row)
         return rows
 
     def append(self, row: dict[str, Any]) -> None:

@@ -193,7 +193,7 @@ class RunContext:
             answer = await asyncio.wait_for(
                 self._answer(example.question, meter, retriever, trace), self.config.timeout_s
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             error = ErrorInfo(type="TimeoutError", code="timeout",
                               message=f"no answer within {self.config.timeout_s:g} s")
         except Exception as exc:  # noqa: BLE001 -- one agent's crash must not end the run

@@ -1,0 +1,162 @@
+"""Reports over one or more run directories: Markdown and one self-contained HTML page.
+
+The table is method x metric, each a mean with its 95% bootstrap confidence interval over
+the questions where the metric is defined (see :mod:`sleuth.evals.metrics`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sleuth.errors import EvalError
+from sleuth.evals.metrics import Interval, bootstrap_ci
+from sleuth.evals.rundir import RESULTS_FILE, ResultsFile, RunManifest, read_manifest, write_atomic
+
+QUALITY = [
+    ("acc", "Acc"), ("em", "EM"), ("f1", "F1"), ("recall", "Recall"),
+    ("sufficient", "Sufficiency"), ("utilisation", "Utilisation"), ("refusal", "Refusal"),
+    ("over_refusal", "Over-refusal"),
+]
+COST = [
+    ("llm_calls", "LLM calls"), ("prompt_tokens", "Prompt tok"),
+    ("completion_tokens", "Completion tok"), ("searches", "Searches"), ("opens", "Opens"),
+    ("wall_s", "Wall s"),
+]
+
+
+@dataclass
+class RunData:
+    path: Path
+    manifest: RunManifest
+    rows: list[dict[str, Any]]
+    label: str = ""
+    stats: dict[str, Interval] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for r in self.rows if r.get("error"))
+
+
+def load_run(path: Path) -> RunData:
+    if not (path / RESULTS_FILE).is_file():
+        raise EvalError(f"{path} has no {RESULTS_FILE}.", hint="pass directories written by "
+                        "sleuth eval run --out", path=str(path))
+    manifest = read_manifest(path)
+    rows = ResultsFile(path / RESULTS_FILE).rows()
+    return RunData(path=path, manifest=manifest, rows=rows)
+
+
+def metric_values(rows: list[dict[str, Any]], key: str) -> list[float | None]:
+    """One value per question (``None`` where undefined); cost keys read ``usage``."""
+    out: list[float | None] = []
+    for row in rows:
+        source = row["usage"] if key in dict(COST) else row["metrics"]
+        value = source.get(key)
+        out.append(None if value is None else float(value))
+    return out
+
+
+def summarize(run: RunData, resamples: int = 1000) -> dict[str, Interval]:
+    return {
+        key: bootstrap_ci(metric_values(run.rows, key), resamples=resamples)
+        for key, _ in (*QUALITY, *COST)
+    }
+
+
+def _labels(runs: list[RunData]) -> None:
+    for run in runs:
+        cfg = run.manifest.config
+        run.label = cfg.method + (f" (mask {cfg.mask_gold:g})" if cfg.mask_gold else "")
+    seen: dict[str, int] = {}
+    for run in runs:
+        seen[run.label] = seen.get(run.label, 0) + 1
+    for run in runs:
+        if seen[run.label] > 1:
+            run.label = f"{run.label} [{run.path.name}]"
+
+
+def load_runs(paths: list[Path], resamples: int = 1000) -> list[RunData]:
+    runs = [load_run(Path(p)) for p in paths]
+    _labels(runs)
+    for run in runs:
+        run.stats = summarize(run, resamples)
+    return runs
+
+
+def _cell(interval: Interval, percent: bool) -> str:
+    if percent:
+        text: str = interval.format(1, scale=100)
+    else:
+        text = interval.format(2 if (interval.mean or 0) < 100 else 0)
+    return text
+
+
+def markdown_tables(runs: list[RunData]) -> str:
+    head = "| Method | n | " + " | ".join(name for _, name in QUALITY) + " | Errors |"
+    lines = [head, "|" + "---|" * (len(QUALITY) + 3)]
+    for run in runs:
+        cells = [_cell(run.stats[k], True) for k, _ in QUALITY]
+        lines.append(f"| {run.label} | {len(run.rows)} | " + " | ".join(cells)
+                     + f" | {run.errors} |")
+    lines += ["", "| Method | " + " | ".join(name for _, name in COST) + " |",
+              "|" + "---|" * (len(COST) + 1)]
+    for run in runs:
+        lines.append(f"| {run.label} | " + " | ".join(_cell(run.stats[k], False)
+                                                       for k, _ in COST) + " |")
+    return "\n".join(lines)
+
+
+def _runs_list(runs: list[RunData]) -> str:
+    lines = []
+    for run in runs:
+        m = run.manifest
+        engine = m.config.engine
+        lines.append(
+            f"- **{run.label}**: `{run.path}`; dataset {m.dataset.name} "
+            f"({len(run.rows)} of {m.dataset.n_selected} questions, sha256 "
+            f"{m.dataset.sha256[:12]}); engine {engine.kind} {engine.model}; "
+            f"mask-gold {m.config.mask_gold:g}; options {json.dumps(m.config.options)}"
+        )
+    return "\n".join(lines)
+
+
+NOTES = """Percentages, each with its 95% bootstrap confidence interval (1,000 resamples of the
+questions). Acc: a gold answer appears in the prediction; EM and F1 use SQuAD normalisation.
+Recall: share of gold evidence paragraphs the agent was shown. Sufficiency: all gold
+evidence was retrieved or opened during the run (from the sandbox action log).
+Utilisation: correct, among sufficient questions. Refusal: abstained, among questions whose
+gold evidence was masked. Over-refusal: abstained, among questions whose evidence was
+present. Costs are means per question."""
+
+
+def markdown_report(runs: list[RunData], html_name: str) -> str:
+    return "\n\n".join([
+        "# Sleuth evaluation report",
+        _runs_list(runs),
+        markdown_tables(runs),
+        NOTES,
+        f"Plots and per-question traces: [{html_name}]({html_name}).",
+    ]) + "\n"
+
+
+def report_paths(out: Path) -> tuple[Path, Path]:
+    base = out.with_suffix("") if out.suffix in (".md", ".html") else out
+    return base.with_name(base.name + ".md"), base.with_name(base.name + ".html")
+
+
+def write_report(paths: list[Path], out: Path, *, resamples: int = 1000) -> tuple[Path, Path]:
+    """Write ``OUT.md`` and ``OUT.html`` for the runs in ``paths``; returns both paths."""
+    from sleuth.evals.report_html import html_report
+
+    runs = load_runs(paths, resamples)
+    md_path, html_path = report_paths(Path(out))
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(md_path, markdown_report(runs, html_path.name))
+    write_atomic(html_path, html_report(runs))
+    return md_path, html_path
+
+
+__all__ = ["RunData", "load_runs", "markdown_report", "markdown_tables", "write_report"]

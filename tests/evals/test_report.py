@@ -1,0 +1,129 @@
+"""``sleuth eval report``: Markdown and a self-contained HTML page, rendered in headless Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sleuth.engines.base import GenerationRequest
+from sleuth.engines.scripted import ScriptedEngine
+from sleuth.errors import EvalError
+from sleuth.evals.report import load_runs, write_report
+from sleuth.evals.rundir import EngineConfig, RunConfig
+from sleuth.evals.runner import run_eval
+from sleuth.evals.scripted import scripted_reply
+
+PAYLOAD = "<script>document.body.setAttribute('data-pwned','1')</script>"
+
+
+def _hostile_reply(request: GenerationRequest) -> str:
+    """Scripted replies, except one right answer and one that tries to inject a script."""
+    question = "\n".join(m.content for m in request.messages or []).rsplit("Question:", 1)[-1]
+    if "Black Maverick" in question:
+        return f" {PAYLOAD}"
+    return " documentary" if "American Hardcore" in question else scripted_reply(request)
+
+
+@pytest.fixture(scope="module")
+def runs(eval_sandbox_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    root = tmp_path_factory.mktemp("runs")
+    specs = [("search-r1", 0.0, scripted_reply), ("standard-rag", 0.0, _hostile_reply),
+             ("standard-rag", 0.5, scripted_reply)]
+    dirs = []
+    for i, (method, mask, reply) in enumerate(specs):
+        cfg = RunConfig(dataset="hotpotqa-sandbox", method=method, limit=6, mask_gold=mask,
+                        sandbox=str(eval_sandbox_dir), engine=EngineConfig(kind="scripted"))
+        out = root / f"run{i}"
+        asyncio.run(run_eval(cfg, out, engine=ScriptedEngine(responder=reply), progress=False))
+        dirs.append(out)
+    return dirs
+
+
+@pytest.fixture(scope="module")
+def report(runs: list[Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return write_report(runs, tmp_path_factory.mktemp("report") / "baseline.md", resamples=200)
+
+
+def test_markdown_has_a_method_by_metric_table_with_cis(report: tuple[Path, Path]) -> None:
+    md_path, html_path = report
+    assert md_path.name == "baseline.md" and html_path.name == "baseline.html"
+    text = md_path.read_text()
+    assert "| Method | n | Acc | EM | F1 | Recall | Sufficiency | Utilisation | Refusal |" in text
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines()
+            if line.startswith("| ") and " | 6 | " in line}
+    assert set(rows) == {"search-r1", "standard-rag", "standard-rag (mask 0.5)"}
+    assert re.search(r"\d+\.\d \[\d+\.\d, \d+\.\d\]", rows["search-r1"])
+    assert "n/a" in rows["search-r1"]  # refusal is undefined when nothing was masked
+    assert "| LLM calls | Prompt tok |" in text and "(baseline.html)" in text
+
+
+def test_html_is_self_contained_and_escapes_model_output(report: tuple[Path, Path]) -> None:
+    page = report[1].read_text()
+    assert PAYLOAD not in page and "&lt;script&gt;document.body.setAttribute" in page
+    assert not re.search(r"<(link|img|iframe)\b|\bsrc=|@import|url\(", page)
+    assert page.count("<svg") == 3 and page.count("<details class=q") == 18
+    for needle in ("Accuracy against cost", "turns (LLM calls) per question",
+                   "searches per question", "data-status='correct'", "masked"):
+        assert needle in page
+
+
+def test_labels_are_made_unique(runs: list[Path]) -> None:
+    twice = load_runs([runs[0], runs[0]], resamples=50)
+    assert [r.label for r in twice] == ["search-r1 [run0]", "search-r1 [run0]"]
+
+
+def test_a_directory_that_is_not_a_run_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(EvalError, match="results.jsonl"):
+        write_report([tmp_path], tmp_path / "r")
+
+
+def test_cli_report(runs: list[Path], tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "sleuth", "eval", "report", *map(str, runs),
+                          "--out", str(tmp_path / "rep")], check=False, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "rep.md").is_file() and (tmp_path / "rep.html").is_file()
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _render(page: Path) -> tuple[str, str]:
+    """The DOM after scripts ran, and Chromium's log (console messages included)."""
+    browser = _chromium()
+    assert browser is not None
+    proc = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
+         "--v=0", "--virtual-time-budget=5000", "--dump-dom", page.resolve().as_uri()],
+        check=False, capture_output=True, text=True, timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout, proc.stderr
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_chromium() is None, reason="chromium is not installed")
+def test_headless_chromium_renders_the_report_without_errors(
+    report: tuple[Path, Path], tmp_path: Path
+) -> None:
+    dom, log = _render(report[1])
+    # the filter script ran to the end, and the injected script did not run
+    assert '<body data-ready="1">' in dom
+    assert re.search(r"<html[^>]*>", dom).group(0) == '<html lang="en">'  # type: ignore[union-attr]
+    assert [line for line in log.splitlines() if ":CONSOLE" in line] == []
+    assert re.search(r'class="run-traces" data-run="1" hidden=""', dom)
+    assert re.search(r'class="run-traces" data-run="0">', dom)
+    # the check can fail: the same page with a script error is caught
+    broken = tmp_path / "broken.html"
+    broken.write_text(report[1].read_text().replace("apply();document.body", "nope();apply();"
+                                                    "document.body"))
+    dom, log = _render(broken)
+    assert re.search(r"<html[^>]*>", dom).group(0) == '<html lang="en" data-js-errors="1">'  # type: ignore[union-attr]
+    assert "nope is not defined" in log and '<body data-ready="1">' not in dom
