@@ -27,6 +27,29 @@ def register(subparsers: Any) -> None:
     fetch.add_argument("name", choices=["wiki-summaries"], help="which corpus")
     fetch.add_argument("--out", type=Path, required=True, help="output directory")
     fetch.set_defaults(func=_fetch)
+    build = sub.add_parser(
+        "build",
+        help="build a sandbox from a JSONL corpus or a Wikipedia XML dump",
+        description="Build a sandbox directory (BM25 index + page store) from a JSONL corpus "
+        "(id, title, text) or a MediaWiki .xml.bz2 dump (needs sleuth[wiki]).",
+        epilog="examples:\n  sleuth sandbox build ../shared/data/hotpotqa_sandbox/corpus.jsonl.gz "
+        "--out sandboxes/hotpotqa\n  sleuth sandbox build enwiki-pages-articles.xml.bz2 --out wiki",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    build.add_argument("source", type=Path, help="corpus .jsonl[.gz] or dump .xml[.bz2]")
+    build.add_argument("--out", type=Path, required=True, help="sandbox directory to create")
+    build.add_argument("--on-error", choices=["fail", "skip"], default="fail",
+                       help="bad corpus lines: stop (default) or skip")
+    build.add_argument("--overwrite", action="store_true", help="replace an existing sandbox")
+    build.set_defaults(func=_build)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from sleuth.sandboxes.build import build_sandbox
+
+    m = build_sandbox(args.source, args.out, on_error=args.on_error, overwrite=args.overwrite)
+    print(f"built {args.out}: {m.n_pages} pages, {m.n_paragraphs} paragraphs ({m.index_kind})")
+    return 0
 
 
 def _fetch(args: argparse.Namespace) -> int:

@@ -191,3 +191,17 @@ async def test_bare_retrieval_index_opens_as_a_sandbox(mini_corpus: Path, tmp_pa
 def test_missing_sandbox_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="No sandbox"):
         Sandbox.load(tmp_path / "nope")
+
+
+def test_cli_builds_a_sandbox(mini_corpus: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "sleuth", "sandbox", "build", str(mini_corpus),
+           "--out", str(tmp_path / "sb")]
+    first = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert "built" in first.stdout and "201 pages, 208 paragraphs" in first.stdout
+    again = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 2 and "already exists" in again.stderr
+    assert Sandbox.load(tmp_path / "sb").manifest.n_paragraphs == 208
