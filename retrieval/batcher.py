@@ -149,7 +149,7 @@ class BatchingRetriever:
         self.stats = BatcherStats()
         self._close_inner = close_inner
         self._pending: list[_Pending] = []
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: dict[asyncio.Task[None], list[_Pending]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._closed = False
 
@@ -168,6 +168,7 @@ class BatchingRetriever:
         except asyncio.CancelledError:
             for item in items:
                 item.future.cancel()
+            self._cancel_orphaned_batches()
             raise
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
@@ -184,7 +185,7 @@ class BatchingRetriever:
         self._pending.clear()
         for task in list(self._running):
             task.cancel()
-        await asyncio.gather(*self._running, return_exceptions=True)
+        await asyncio.gather(*list(self._running), return_exceptions=True)
         if self._close_inner:
             await self.inner.aclose()
 
@@ -210,11 +211,17 @@ class BatchingRetriever:
             self._timer = None
         batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
         task = loop.create_task(self._run(batch))
-        self._running.add(task)
+        self._running[task] = batch
         task.add_done_callback(lambda t: self._batch_done(t, loop))
 
+    def _cancel_orphaned_batches(self) -> None:
+        """A batch whose callers have all gone is cancelled, so it outlives none of them."""
+        for task, batch in self._running.items():
+            if all(item.future.done() for item in batch):
+                task.cancel()
+
     def _batch_done(self, task: asyncio.Task[None], loop: asyncio.AbstractEventLoop) -> None:
-        self._running.discard(task)
+        self._running.pop(task, None)
         if not self._closed:
             # What gathered while this batch ran has waited long enough: send it now.
             self._maybe_flush(loop, now=True)

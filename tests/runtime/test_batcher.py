@@ -152,3 +152,17 @@ async def test_batched_bm25_matches_direct_search_on_real_passages(hotpot_corpus
         assert [h.passage.id for h in got[0]] == [h.passage.id for h in want]
     assert batcher.stats.batches == 1
     await batcher.aclose()
+
+
+async def test_a_batch_whose_callers_all_left_is_cancelled() -> None:
+    inner = RecordingRetriever(delay_s=10.0)
+    batcher = BatchingRetriever(inner, max_wait_ms=0)
+    before = asyncio.all_tasks()
+    caller = asyncio.create_task(batcher.search(["q"], 1))
+    await asyncio.sleep(0.01)
+    assert len(inner.calls) == 1  # the inner search is running
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    await asyncio.sleep(0)
+    assert asyncio.all_tasks() - before == set()
