@@ -32,8 +32,10 @@ def register(subparsers: Any) -> None:
         help="build a sandbox from a JSONL corpus or a Wikipedia XML dump",
         description="Build a sandbox directory (BM25 index + page store) from a JSONL corpus "
         "(id, title, text) or a MediaWiki .xml.bz2 dump (needs sleuth[wiki]).",
-        epilog="examples:\n  sleuth sandbox build ../shared/data/hotpotqa_sandbox/corpus.jsonl.gz "
-        "--out sandboxes/hotpotqa\n  sleuth sandbox build enwiki-pages-articles.xml.bz2 --out wiki",
+        epilog="examples:\n"
+        "  sleuth sandbox build ../shared/data/hotpotqa_sandbox/corpus.jsonl.gz \\\n"
+        "      --out runs/sandbox-hotpotqa\n"
+        "  sleuth sandbox build enwiki-pages-articles.xml.bz2 --out runs/wiki",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     build.add_argument("source", type=Path, help="corpus .jsonl[.gz] or dump .xml[.bz2]")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 EXAMPLE = """example:
-  sleuth serve sandbox --sandbox sandboxes/hotpotqa --port 8765
+  sleuth serve sandbox --sandbox runs/sandbox-hotpotqa --port 8765
   curl -s -X POST localhost:8765/sessions -H 'content-type: application/json' -d '{}'
   curl -s -X POST localhost:8765/sessions/SID/search -d '{"query": "Sampha", "k": 3}' \\
        -H 'content-type: application/json'
