@@ -404,7 +404,7 @@ class ScheduledEngine:
                 response = await call
             else:
                 response = await asyncio.wait_for(call, self.request_timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.stats.timeouts += 1
             raise EngineTimeoutError(
                 f"{self.inner.name} did not answer within {self.request_timeout_s} s.",

@@ -18,20 +18,16 @@ call made from an agent does.
 from __future__ import annotations
 
 import asyncio
-import gzip
 import hashlib
-import json
 import math
 import random
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from pydantic import Field
 
 from sleuth.engines.base import GenerationRequest
 from sleuth.engines.simulated import block_for, render_prompt
-from sleuth.errors import DatasetError
 from sleuth.retrieval.batcher import ef_search_for_effort
 from sleuth.types import Passage, SearchHit, StrictModel
 
@@ -74,34 +70,25 @@ class WorkloadConfig(StrictModel):
     seed: int = 0
 
 
-def load_workload(n: int, config: WorkloadConfig, questions_path: Path | None = None) -> list[SimQuestion]:
-    """``n`` questions: real HotpotQA questions and answers when a file is given, else synthetic."""
-    rows = _read_questions(questions_path, n) if questions_path else []
+def make_workload(
+    n: int, config: WorkloadConfig | None = None, rows: list[tuple[str, str]] | None = None
+) -> list[SimQuestion]:
+    """``n`` questions from ``rows`` of (question, gold answer), reused with a variant tag
+    when there are fewer rows than ``n``; synthetic questions when ``rows`` is empty."""
+    config = config or WorkloadConfig()
     rng = random.Random(config.seed)
     out = []
     for i in range(n):
-        question, answer = rows[i % len(rows)] if rows else (f"Synthetic question number {i}?", f"answer {i}")
-        if rows and i >= len(rows):
-            question = f"{question} (variant {i // len(rows)})"
+        if rows:
+            question, answer = rows[i % len(rows)]
+            question = " ".join(question.split())
+            if i >= len(rows):
+                question = f"{question} (variant {i // len(rows)})"
+        else:
+            question, answer = f"Synthetic question number {i}?", f"answer {i}"
         hops = rng.choices(range(1, len(config.hop_weights) + 1), weights=config.hop_weights)[0]
         out.append(SimQuestion(f"q{i}", question, answer, hops, rng.random() < config.accuracy))
     return out
-
-
-def _read_questions(path: Path, n: int) -> list[tuple[str, str]]:
-    rows: list[tuple[str, str]] = []
-    try:
-        with gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open() as f:
-            for lineno, line in enumerate(f, start=1):
-                if len(rows) >= n:
-                    break
-                record = json.loads(line)
-                rows.append((" ".join(str(record["question"]).split()), str(record["answer"])))
-    except (OSError, ValueError, KeyError) as exc:
-        raise DatasetError(f"Cannot read questions from {path}: {exc}", path=str(path)) from exc
-    if not rows:
-        raise DatasetError(f"No questions in {path}.", path=str(path))
-    return rows
 
 
 _GOLD = re.compile(r"\[\[gold (q\d+)\.(\d+)\]\]")
@@ -137,7 +124,7 @@ class SimulatedSearchR1Model:
     def _final(self, q: SimQuestion, transcript: str) -> str:
         found = {int(h) for qid, h in _GOLD.findall(transcript) if qid == q.qid}
         complete = all(h in found for h in range(1, q.hops + 1))
-        return q.answer if (q.correct and complete) else f"not {q.answer}"
+        return q.answer if (q.correct and complete) else "unknown"
 
 
 class RetrievalModelConfig(StrictModel):
@@ -225,6 +212,6 @@ __all__ = [
     "SimulatedRetriever",
     "SimulatedSearchR1Model",
     "WorkloadConfig",
-    "load_workload",
+    "make_workload",
     "unit_hash",
 ]

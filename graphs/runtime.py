@@ -90,7 +90,7 @@ async def run_many(
     timeout_s: float | None = None,
     arrivals: Sequence[float] | None = None,
     on_result: ResultCallback | None = None,
-    progress: bool = False,
+    progress: bool | str = False,
 ) -> list[Outcome]:
     """Answer ``questions`` concurrently; one :class:`Answer` or :class:`AgentFailure` each.
 
@@ -99,7 +99,8 @@ async def run_many(
     ``max_in_flight`` calls (default: ``concurrency``) in front of ``engine``; pass an
     engine that is already scheduled to share one scheduler across runs. ``timeout_s``
     bounds each question. ``arrivals`` gives each question's arrival, in seconds after the
-    start (a Poisson stream, say); by default all arrive at once. An answer's
+    start (a Poisson stream, say); by default all arrive at once. ``progress`` shows a
+    progress bar on stderr (a string labels it). An answer's
     ``usage.wall_s`` is its end-to-end latency: from arrival to answer, on the loop clock.
     """
     _check(questions, concurrency, arrivals)
@@ -110,7 +111,7 @@ async def run_many(
     start = loop.time()
     gate = asyncio.Semaphore(concurrency)
     results: list[Outcome | None] = [None] * len(questions)
-    bar = _progress(len(questions)) if progress else None
+    bar = _progress(len(questions), progress if isinstance(progress, str) else "agents") if progress else None
 
     async def one(index: int) -> None:
         arrival = start + (arrivals[index] if arrivals is not None else 0.0)
@@ -151,7 +152,7 @@ async def _answer_one(
         answer: Answer = await (asyncio.wait_for(call, timeout_s) if timeout_s is not None else call)
     except asyncio.CancelledError:
         raise
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return _failure(index, question, agent, "timeout", "TimeoutError",
                         f"no answer within {timeout_s} s", loop.time())
     except Exception as exc:  # noqa: BLE001 - one agent's failure must not stop the others
@@ -201,10 +202,10 @@ def _check(questions: Sequence[str], concurrency: int, arrivals: Sequence[float]
         )
 
 
-def _progress(total: int) -> Any:
+def _progress(total: int, label: str) -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, desc="agents", unit="q", file=sys.stderr, leave=False)
+    return tqdm(total=total, desc=label, unit="q", file=sys.stderr, leave=False)
 
 
 __all__ = ["AgentFailure", "AgentTrackingRetriever", "Outcome", "run_many"]

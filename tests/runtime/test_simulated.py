@@ -23,7 +23,7 @@ from sleuth.engines.simulated_agents import (
     SimulatedRetriever,
     SimulatedSearchR1Model,
     WorkloadConfig,
-    load_workload,
+    make_workload,
 )
 from sleuth.errors import EngineError
 from sleuth.graphs.runtime import run_many
@@ -158,7 +158,7 @@ def test_lower_effort_is_faster_but_misses_more_and_costs_turns() -> None:
     assert fast.latency_s(8, fast.ef_search(3)) < thorough.latency_s(8, thorough.ef_search(3))
     assert fast.recall(fast.ef_search(3)) < 0.8
     assert thorough.recall(thorough.ef_search(3)) > 0.99
-    questions = load_workload(60, WorkloadConfig(seed=3))
+    questions = make_workload(60, WorkloadConfig(seed=3))
 
     async def searches(effort: float) -> int:
         retriever = SimulatedRetriever()
@@ -194,7 +194,7 @@ def test_blocking_retriever_holds_the_loop_and_batching_one_does_not() -> None:
 
 
 def test_same_answers_under_any_scheduling_policy() -> None:
-    questions = load_workload(40, WorkloadConfig(seed=1))
+    questions = make_workload(40, WorkloadConfig(seed=1))
 
     async def answers(policy: str, prefix: bool) -> list[str]:
         engine = ScheduledEngine(SimulatedEngine(SimulatedSearchR1Model(questions), config(prefix_cache=prefix)),

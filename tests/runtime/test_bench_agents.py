@@ -1,0 +1,55 @@
+"""``sleuth bench agents`` on the simulated engine: rows, identical answers, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sleuth.cli import main
+from sleuth.errors import ConfigError
+from sleuth.evals.bench_agents import AgentBenchConfig, format_table, run_agent_bench
+
+
+def test_four_policies_side_by_side_with_the_same_answers(shared_data: Path) -> None:
+    config = AgentBenchConfig(questions=30, data_dir=shared_data)
+    results = run_agent_bench(config)
+    assert [r.policy for r in results] == ["fifo-blocking", "priority", "non-stall", "priority+non-stall"]
+    assert all(r.completed == 30 and r.failed == 0 for r in results)
+    assert all(r.same_answers for r in results)
+    assert len({round(r.f1, 6) for r in results}) == 1
+    baseline, best = results[0], results[-1]
+    assert best.recomputed_prompt_tokens < baseline.recomputed_prompt_tokens / 2  # prefix reuse
+    assert baseline.prompt_tokens == baseline.recomputed_prompt_tokens  # no reuse at all
+    assert baseline.throughput_ratio == 1.0 and best.throughput_ratio == pytest.approx(
+        best.throughput_qps / baseline.throughput_qps
+    )
+    table = format_table(results, config)
+    assert "priority+non-stall" in table and "30 questions, offline" in table
+
+
+def test_poisson_arrivals_spread_questions_and_leave_the_engine_idle_at_low_rate(shared_data: Path) -> None:
+    config = AgentBenchConfig(questions=20, rate=0.2, data_dir=shared_data,
+                              policies=["fifo-blocking", "priority+non-stall"])
+    results = run_agent_bench(config)
+    assert results[0].makespan_s > 60  # 20 arrivals at 0.2/s take ~100 s
+    assert all(r.llm_idle_frac > 0.4 for r in results)
+    assert all(r.p95_s < 20 for r in results)  # no queueing at this rate
+
+
+def test_cli_json_rows_have_the_promised_keys(capsys: pytest.CaptureFixture[str], shared_data: Path) -> None:
+    code = main(["bench", "agents", "--questions", "12", "--json", "--data-dir", str(shared_data),
+                 "--policies", "fifo-blocking,priority+non-stall"])
+    assert code == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["policy"] for r in rows] == ["fifo-blocking", "priority+non-stall"]
+    for row in rows:
+        assert {"policy", "throughput_qps", "p50_s", "p95_s", "p99_s", "f1"} <= row.keys()
+
+
+def test_unknown_policy_or_profile_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ConfigError, match="fifo-blocking"):
+        run_agent_bench(AgentBenchConfig(questions=2, policies=["lottery"]))
+    assert main(["bench", "agents", "--questions", "2", "--profile", "h100-dreams"]) == 2
+    assert "Unknown profile" in capsys.readouterr().err
