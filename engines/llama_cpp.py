@@ -1,7 +1,8 @@
 """The embedded default engine: a GGUF model run in-process by llama.cpp.
 
-One model serves one call at a time: calls run in a worker thread behind a lock, so
-the event loop stays free while the CPU works.
+One model serves one call at a time: calls queue for the engine's own worker thread, so
+the event loop stays free while the CPU works, and waiting calls do not tie up the
+default thread pool that retrieval and other ``asyncio.to_thread`` work share.
 
 Prefix reuse. llama.cpp keeps the KV cache of the last evaluated tokens and, when a new
 prompt shares a prefix with them, evaluates only the rest. An agent's next turn extends
@@ -21,6 +22,7 @@ import random
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -127,6 +129,7 @@ class LlamaCppEngine:
         self._llm = self._load(n_ctx, n_threads or os.cpu_count() or 1, n_batch, verbose)
         self._render_chat: ChatRenderer = _chat_renderer(self._llm, self._lib)
         self._lock = threading.Lock()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sleuth-llama")
         self._sessions: OrderedDict[str, _Snapshot] = OrderedDict()
         self._session_cache_size = session_cache_size
         self._owner: str | None = None
@@ -150,15 +153,21 @@ class LlamaCppEngine:
 
     async def generate(self, request: GenerationRequest) -> GenerationResponse:
         """Generate in a worker thread; cancelling the awaiting task stops sampling."""
+        if self._closed:
+            raise _closed_error()
         cancel = threading.Event()
         try:
-            return await asyncio.to_thread(self._generate_blocking, request, cancel)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self._worker, self._generate_blocking, request, cancel
+            )
         except asyncio.CancelledError:
             cancel.set()
             raise
 
     async def aclose(self) -> None:
-        await asyncio.to_thread(self.close)
+        if not self._closed:
+            await asyncio.get_running_loop().run_in_executor(self._worker, self.close)
 
     def close(self) -> None:
         """Free the model; waits for a running call to finish. Safe to call twice."""
@@ -167,6 +176,7 @@ class LlamaCppEngine:
                 self._closed = True
                 self._sessions.clear()
                 self._llm.close()
+        self._worker.shutdown(wait=False)
 
     def count_tokens(self, text: str) -> int:
         """How many tokens ``text`` takes in this model's vocabulary."""
@@ -184,7 +194,7 @@ class LlamaCppEngine:
     ) -> GenerationResponse:
         with self._lock:
             if self._closed:
-                raise EngineError("The embedded engine was closed.", hint="create a new engine")
+                raise _closed_error()
             tokens = self._tokenize_prompt(request)
             self._activate_session(request.session_id, tokens)
             cached = _reusable_prefix(self._llm, tokens)
@@ -261,6 +271,10 @@ class LlamaCppEngine:
             if _common_prefix(saved.tokens, tokens) > current:
                 _restore(llm, self._lib, saved)
         self._owner = session_id
+
+
+def _closed_error() -> EngineError:
+    return EngineError("The embedded engine was closed.", hint="create a new engine")
 
 
 def _token_logprob(llm: Any, token: int) -> float:

@@ -115,6 +115,19 @@ async def test_cancelling_a_call_frees_the_model(small_engine: LlamaCppEngine) -
     assert quick.completion_tokens > 0
 
 
+async def test_queued_calls_leave_the_default_thread_pool_free(small_engine: LlamaCppEngine) -> None:
+    calls = [
+        asyncio.create_task(small_engine.generate(GenerationRequest(prompt=f"{n} + {n} =", max_tokens=8)))
+        for n in range(8)  # more calls than the default pool has threads on small machines
+    ]
+    await asyncio.sleep(0)
+    await asyncio.wait_for(asyncio.to_thread(lambda: None), timeout=30)
+    still_waiting = sum(not call.done() for call in calls)
+    responses = await asyncio.gather(*calls)
+    assert still_waiting >= 7  # the pool answered while the model was busy with the first call
+    assert all(r.completion_tokens > 0 for r in responses)
+
+
 def test_missing_llama_cpp_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # makes `import llama_cpp` fail
     with pytest.raises(MissingExtraError) as info:
