@@ -27,11 +27,17 @@ REPORT_EXAMPLE = """example:
   (writes docs/results/baseline.md and docs/results/baseline.html)"""
 
 
+EVAL_EXAMPLE = """example:
+  sleuth eval list
+  sleuth eval run --dataset hotpotqa-sandbox --method search-r1 --limit 100 --out runs/sr1
+  sleuth eval report runs/sr1 --out docs/results/sr1"""
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "eval", help="run and report evaluations",
         description="Run a method over a dataset inside a sandbox, and report the results.",
-        epilog=RUN_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EVAL_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="eval_command", metavar="ACTION", required=True)
     _add_run(sub)
