@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import LONG_TITLE
 
 from sleuth.errors import CorpusFormatError, SandboxError, UserError
 from sleuth.retrieval.base import Retriever
@@ -14,6 +13,7 @@ from sleuth.sandboxes import Sandbox, build_sandbox
 from sleuth.sandboxes.sandbox import MANIFEST_FILE
 
 GOLD_ID, GOLD_TITLE = "hp001589", "American Hardcore (film)"
+LONG_TITLE = "Compilation of films"  # the long page of the mini corpus (conftest.py)
 QUERY = "American Hardcore film 2006 documentary punk"
 
 
