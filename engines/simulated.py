@@ -64,7 +64,13 @@ class _VirtualSelector(selectors.DefaultSelector):
 
 
 class VirtualClockLoop(asyncio.SelectorEventLoop):
-    """An event loop whose ``time()`` is virtual: idle waits take no real time."""
+    """An event loop whose ``time()`` is virtual: idle waits take no real time.
+
+    Work sent to an executor (``run_in_executor``, ``asyncio.to_thread``; LangGraph runs
+    sync routing functions that way) runs inline and takes no virtual time. A worker
+    thread would finish at a real-time moment unrelated to the virtual clock, which makes
+    runs irreproducible and can stall an agent until the next timer fires.
+    """
 
     def __init__(self) -> None:
         self._clock = [0.0]
@@ -72,6 +78,14 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
 
     def time(self) -> float:
         return self._clock[0]
+
+    def run_in_executor(self, executor: Any, func: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        future: asyncio.Future[T] = self.create_future()
+        try:
+            future.set_result(func(*args))
+        except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - handed to the awaiting task
+            future.set_exception(exc)
+        return future
 
     def advance(self, seconds: float) -> None:
         """Model a synchronous call: the clock moves and nothing else runs meanwhile."""

@@ -103,6 +103,8 @@ class AgentBenchConfig(StrictModel):
     recall_floor: float = Field(default=0.98, gt=0, le=1)
     """Adaptive ANN effort never drops below the effort reaching this recall."""
     max_turns: int = Field(default=6, ge=1)
+    ef_max: int = Field(default=512, ge=16)
+    """Simulated HNSW efSearch at full effort (recall 0.992 at 512)."""
     dataset: str = "hotpotqa-sandbox"
     data_dir: Path | None = None
     seed: int = 0
@@ -245,7 +247,7 @@ async def _simulate(
         engine, setup.scheduler, max_in_flight=in_flight_bound(config, setup, engine_config),
         sticky_sessions=setup.prefix_reuse,
     )
-    model = RetrievalModelConfig()
+    model = RetrievalModelConfig(ef_max=config.ef_max)
     if setup.non_stall:
         floor = min_effort_for_floor(model, config.recall_floor)
         retriever: Retriever = BatchingRetriever(

@@ -40,6 +40,8 @@ def register(subparsers: Any) -> None:
                         help="simulated GPU profile: llama2-7b-a100, qwen2.5-7b-a100")
     parser.add_argument("--concurrency", type=int, default=1024, help="agents running at once")
     parser.add_argument("--max-in-flight", type=int, help="LLM calls in flight for bounded policies")
+    parser.add_argument("--ef-max", type=int, default=512,
+                        help="simulated HNSW efSearch at full effort (SearchAgent-X used 10000)")
     parser.add_argument("--model", default="qwen2.5-coder-0.5b", help="embedded model")
     parser.add_argument("--data-dir", type=Path, help="shared data folder")
     parser.add_argument("--seed", type=int, default=0)
@@ -57,6 +59,7 @@ def _bench(args: argparse.Namespace) -> int:
         "profile": args.profile,
         "concurrency": args.concurrency,
         "max_in_flight": args.max_in_flight,
+        "ef_max": args.ef_max,
         "model": args.model,
         "data_dir": args.data_dir,
         "seed": args.seed,

@@ -206,3 +206,23 @@ def test_same_answers_under_any_scheduling_policy() -> None:
     fifo = run_virtual(answers("fifo", False))
     assert "FAILED" not in fifo
     assert run_virtual(answers("priority", True)) == fifo
+
+
+def test_executor_work_takes_no_virtual_time_and_runs_are_reproducible() -> None:
+    async def main() -> tuple[float, int]:
+        loop = asyncio.get_running_loop()
+        before = loop.time()
+        value = await asyncio.to_thread(sum, range(1000))
+        return loop.time() - before, value
+
+    assert run_virtual(main()) == (0.0, 499500)
+    questions = make_workload(30, WorkloadConfig(seed=2))
+
+    async def latencies() -> list[float]:
+        engine = ScheduledEngine(SimulatedEngine(SimulatedSearchR1Model(questions)), "priority", max_in_flight=8)
+        out = await run_many([q.question for q in questions], engine=engine,
+                             retriever=BatchingRetriever(SimulatedRetriever()), method="search-r1")
+        return [o.usage.wall_s for o in out if isinstance(o, Answer)]
+
+    first = run_virtual(latencies())
+    assert len(first) == 30 and run_virtual(latencies()) == first
