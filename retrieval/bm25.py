@@ -16,26 +16,29 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from array import array
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import Field
+
+from sleuth.errors import IndexCorruptError
 from sleuth.retrieval.base import RowStore
 from sleuth.retrieval.bm25_kernels import TopKScorer
 from sleuth.retrieval.memory_store import MemoryPassageStore
 from sleuth.retrieval.tokenize import Tokenizer, TokenizerConfig
-
-from sleuth.errors import IndexCorruptError
 from sleuth.types import Passage, SearchHit, StrictModel
 
 if TYPE_CHECKING:
     from sleuth.retrieval.manifest import IndexManifest
 
-BM25_FILES = ("bm25/data.npy", "bm25/indices.npy", "bm25/indptr.npy", "bm25/vocab.json")
+BM25_FILES = ("bm25/data.npy", "bm25/indices.npy", "bm25/indptr.npy", "bm25/maxw.npy",
+              "bm25/vocab.json")
 
 
 class BM25Params(StrictModel):
@@ -93,21 +96,25 @@ class BM25Builder:
         order = np.argsort(terms, kind="stable")
         indptr = np.zeros(len(self.vocab) + 1, dtype=np.int64)
         np.cumsum(df.astype(np.int64), out=indptr[1:])
-        return BM25Arrays(
-            data=weights[order].astype(np.float32),
-            indices=rows[order],
-            indptr=indptr,
-            vocab=self.vocab,
-            num_docs=num_docs,
-        )
+        data = weights[order].astype(np.float32)
+        return BM25Arrays(data, rows[order], indptr, max_weights(data, indptr), self.vocab, num_docs)
+
+
+def max_weights(data: Any, indptr: Any) -> Any:
+    """The largest weight in each term's postings (0 for a term without postings)."""
+    maxw = np.zeros(len(indptr) - 1, dtype=np.float32)
+    nonempty = np.flatnonzero(np.diff(indptr) > 0)
+    if nonempty.size:
+        maxw[nonempty] = np.maximum.reduceat(data, indptr[nonempty])
+    return maxw
 
 
 class BM25Arrays:
-    """The persisted form of a BM25 index."""
+    """The persisted form of a BM25 index: CSC weights, per-term maxima and the vocabulary."""
 
-    def __init__(self, data: Any, indices: Any, indptr: Any, vocab: dict[str, int],
+    def __init__(self, data: Any, indices: Any, indptr: Any, maxw: Any, vocab: dict[str, int],
                  num_docs: int) -> None:
-        self.data, self.indices, self.indptr = data, indices, indptr
+        self.data, self.indices, self.indptr, self.maxw = data, indices, indptr, maxw
         self.vocab, self.num_docs = vocab, num_docs
 
     def save(self, directory: Path) -> None:
@@ -116,6 +123,7 @@ class BM25Arrays:
         np.save(sub / "data.npy", self.data)
         np.save(sub / "indices.npy", self.indices)
         np.save(sub / "indptr.npy", self.indptr)
+        np.save(sub / "maxw.npy", self.maxw)
         with open(sub / "vocab.json", "w", encoding="utf-8") as fh:
             json.dump({"num_docs": self.num_docs, "vocab": self.vocab}, fh, ensure_ascii=False)
 
@@ -126,15 +134,18 @@ class BM25Arrays:
         try:
             with open(sub / "vocab.json", encoding="utf-8") as fh:
                 meta = json.load(fh)
-            arrays = [np.load(sub / f"{n}.npy", mmap_mode=mode) for n in ("data", "indices", "indptr")]
+            arrays = [
+                np.load(sub / f"{n}.npy", mmap_mode=mode)
+                for n in ("data", "indices", "indptr", "maxw")
+            ]
         except (OSError, ValueError) as exc:
             raise IndexCorruptError(
                 f"Cannot read the BM25 arrays in {sub}: {exc}",
                 hint="rebuild the index with: sleuth index build CORPUS --out DIR",
                 path=str(sub),
             ) from exc
-        data, indices, indptr = arrays
-        return cls(data, indices, indptr, vocab=meta["vocab"], num_docs=int(meta["num_docs"]))
+        data, indices, indptr, maxw = arrays
+        return cls(data, indices, indptr, maxw, meta["vocab"], int(meta["num_docs"]))
 
 
 class BM25Retriever:
@@ -147,14 +158,16 @@ class BM25Retriever:
     name = "bm25"
 
     def __init__(self, arrays: BM25Arrays, store: RowStore, params: BM25Params | None = None,
-                 use_numba: bool = True) -> None:
+                 use_numba: bool = True, threads: int | None = None) -> None:
+        self.threads = threads or min(4, os.cpu_count() or 1)
+        self._pool: ThreadPoolExecutor | None = None
         self.arrays = arrays
         self.store = store
         self.params = params or BM25Params()
         self.tokenizer = Tokenizer(self.params.tokenizer)
         self.manifest: IndexManifest | None = None
-        self.scorer = TopKScorer(arrays.data, arrays.indices, arrays.indptr, arrays.num_docs,
-                                 use_numba=use_numba)
+        self.scorer = TopKScorer(arrays.data, arrays.indices, arrays.indptr, arrays.maxw,
+                                 arrays.num_docs, use_numba=use_numba)
 
     @classmethod
     def from_passages(cls, passages: Iterable[Passage], params: BM25Params | None = None,
@@ -173,7 +186,20 @@ class BM25Retriever:
         return np.asarray(ids, dtype=np.int64)
 
     def search_rows(self, queries: list[str], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(rows, scores) per query, best first; synchronous, CPU-bound."""
+        """(rows, scores) per query, best first; synchronous, CPU-bound.
+
+        Big batches are split across ``threads`` worker threads: the kernel releases the GIL.
+        """
+        if self.threads < 2 or len(queries) < 8:
+            return self._search_rows_serial(queries, k)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="sleuth-bm25")
+        size = -(-len(queries) // self.threads)
+        chunks = [queries[i:i + size] for i in range(0, len(queries), size)]
+        return [hit for part in self._pool.map(self._search_rows_serial, chunks, [k] * len(chunks))
+                for hit in part]
+
+    def _search_rows_serial(self, queries: list[str], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         return [self.scorer.topk(self.query_terms(q), k) for q in queries]
 
     def search_sync(self, queries: list[str], k: int = 5) -> list[list[SearchHit]]:
@@ -193,6 +219,9 @@ class BM25Retriever:
         return await asyncio.to_thread(self.search_sync, queries, k)
 
     async def aclose(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
         self.store.close()
 
 

@@ -8,7 +8,9 @@ Two implementations return the same results:
 
 * a numba kernel (when numba is installed) that accumulates into a reusable dense buffer,
   remembers which documents it touched, selects the top k with a bounded heap over those
-  only and resets only them, so a query costs O(postings) and not O(corpus);
+  only and resets only them, so a query costs O(postings) and not O(corpus). It prunes
+  MaxScore-style: once no untouched document can reach the top k, the remaining (common,
+  low-idf) terms are looked up only for the surviving candidates;
 * a numpy fallback (``np.bincount`` + ``argpartition``), O(corpus) per query.
 
 Ties are broken towards the lower row, so results are deterministic.
@@ -63,7 +65,7 @@ def _compile_numba() -> Callable[..., Any] | None:
         return None
     from sleuth.retrieval import bm25_numba
 
-    kernel: Callable[..., Any] = bm25_numba.topk_kernel
+    kernel: Callable[..., Any] = bm25_numba.maxscore_kernel
     return kernel
 
 
@@ -81,9 +83,11 @@ class TopKScorer:
     """Scores queries (arrays of term ids) against one CSC matrix; thread-safe."""
 
     def __init__(
-        self, data: FloatArray, indices: Any, indptr: Any, num_docs: int, use_numba: bool = True
+        self, data: FloatArray, indices: Any, indptr: Any, maxw: FloatArray, num_docs: int,
+        use_numba: bool = True,
     ) -> None:
         self.data, self.indices, self.indptr, self.num_docs = data, indices, indptr, num_docs
+        self.maxw = maxw
         self._kernel = numba_kernel() if use_numba else None
         self._local = threading.local()
 
@@ -98,7 +102,10 @@ class TopKScorer:
         if self._kernel is None:
             return numpy_topk(self.data, self.indices, self.indptr, terms, self.num_docs, k)
         acc, touched = self._buffers()
-        rows, scores = self._kernel(self.data, self.indices, self.indptr, terms, k, acc, touched)
+        ordered = terms[np.argsort(-self.maxw[terms], kind="stable")]
+        rows, scores = self._kernel(
+            self.data, self.indices, self.indptr, self.maxw, ordered, k, acc, touched
+        )
         return rows, scores
 
     def _buffers(self) -> tuple[FloatArray, npt.NDArray[np.int32]]:

@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, ValidationError
-from sleuth.retrieval.bm25 import BM25Params
 
 from sleuth.errors import IndexCorruptError, IndexNotFoundError
+from sleuth.retrieval.bm25 import BM25Params
+from sleuth.retrieval.encoder import EncoderSpec
+from sleuth.retrieval.faiss_index import FaissSpec
+from sleuth.retrieval.hybrid import FusionSpec
 from sleuth.types import StrictModel
 
 MANIFEST = "manifest.json"
@@ -42,6 +45,18 @@ class FileEntry(StrictModel):
     sha256: str
 
 
+class DenseManifest(StrictModel):
+    """The dense part of an index."""
+
+    encoder: EncoderSpec
+    dim: int
+    faiss: FaissSpec
+    factory: str
+    """The ``faiss.index_factory`` string the index was built with."""
+    vectors: bool = False
+    """Whether ``dense/vectors.npy`` (exact embeddings, for IVF-PQ re-ranking) is present."""
+
+
 class IndexManifest(StrictModel):
     """Contents of ``manifest.json``. Backend sections hold each backend's own settings."""
 
@@ -52,6 +67,10 @@ class IndexManifest(StrictModel):
     corpus: CorpusInfo
     bm25: BM25Params | None = None
     """BM25 parameters and tokenisation, when the index has a BM25 part."""
+    dense: DenseManifest | None = None
+    """Encoder and FAISS settings, when the index has a dense part."""
+    fusion: FusionSpec | None = None
+    """How a hybrid index fuses its parts."""
     files: dict[str, FileEntry] = Field(default_factory=dict)
     """Path relative to the index directory -> size and sha256."""
 
@@ -140,6 +159,7 @@ def check_files(directory: Path, manifest: IndexManifest, verify: bool = False) 
 __all__ = [
     "MANIFEST",
     "CorpusInfo",
+    "DenseManifest",
     "FileEntry",
     "IndexKind",
     "IndexManifest",

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from sleuth.retrieval.corpus import CorpusReader, load_corpus, split_contents
 
 from sleuth.errors import CorpusFormatError
+from sleuth.retrieval.corpus import CorpusReader, load_corpus, split_contents
 
 
 def write_lines(path: Path, lines: list[bytes]) -> Path:

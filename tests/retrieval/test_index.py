@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from sleuth.retrieval import build_index, load_index, read_manifest
-from sleuth.retrieval.bm25 import BM25Arrays
-from sleuth.retrieval.manifest import sha256_file
 
 import sleuth
 from sleuth.errors import CorpusFormatError, IndexCorruptError, IndexNotFoundError, UserError
+from sleuth.retrieval import build_index, load_index, read_manifest
+from sleuth.retrieval.bm25 import BM25Arrays
+from sleuth.retrieval.manifest import sha256_file
 
 
 def make_corpus(path: Path, n: int = 30, bad_at: int | None = None) -> Path:
