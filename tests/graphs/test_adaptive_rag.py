@@ -111,3 +111,22 @@ async def test_resumes_after_a_crash_past_the_gate(tmp_path: Path) -> None:
                               method="adaptive-rag", options={"gate": {"theta": 0.99}})
     assert answer.text == "London" and len(engine.requests) == 1
     assert retriever.queries == [QUESTION]
+
+
+async def test_failing_retriever_after_the_gate_is_recorded_and_answered_without_documents() -> None:
+    from graph_doubles import FlakyRetriever
+
+    engine = ScriptedEngine([" Paris", " London"], logprob=-3.0)
+    answer = await ask(QUESTION, engine=engine, retriever=FlakyRetriever(ok_calls=0), method="adaptive-rag")
+    assert answer.text == "London"
+    assert any(e.type == "error" and e.code == "retrieval_error" for e in answer.trace)  # type: ignore[union-attr]
+
+
+async def test_very_long_question_is_cut_in_the_draft_and_the_query() -> None:
+    question = "why " * 2500
+    engine = ScriptedEngine([" because", " because"], logprob=-3.0)
+    retriever = KeywordRetriever(PASSAGES)
+    answer = await ask(question, engine=engine, retriever=retriever, method="adaptive-rag")
+    assert answer.question == question and answer.text == "because"
+    assert all(len(r.messages[1].content) < 2000 + 2500 for r in engine.requests)  # type: ignore[index]
+    assert all(len(q) <= 2000 for q in retriever.queries)

@@ -1,0 +1,71 @@
+"""Every reasoning method once on the real 0.5B model over a real BM25 index of HotpotQA
+paragraphs. Small models answer badly; these tests check structure, not answers."""
+
+from __future__ import annotations
+
+import ast
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sleuth.graphs.registry import ask
+from sleuth.types import Answer, NoteEvent, Passage
+
+pytestmark = pytest.mark.model
+
+N_QUESTIONS = 3
+
+
+@pytest.fixture(scope="module")
+def hotpot_mini(shared_data: Path) -> tuple[Any, list[dict[str, Any]], set[str]]:
+    """A BM25 retriever over the context paragraphs of the first HotpotQA sandbox questions."""
+    from sleuth.retrieval.bm25 import BM25Retriever
+
+    base = shared_data / "hotpotqa_sandbox"
+    with gzip.open(base / "questions.jsonl.gz", "rt", encoding="utf-8") as f:
+        questions = [json.loads(next(f)) for _ in range(N_QUESTIONS)]
+    wanted: set[str] = set()
+    for q in questions:
+        titles = q["context_titles"]
+        wanted |= set(ast.literal_eval(titles) if isinstance(titles, str) else titles) | set(q["gold_titles"])
+    with gzip.open(base / "corpus.jsonl.gz", "rt", encoding="utf-8") as f:
+        passages = [Passage(id=r["id"], title=r["title"], text=r["text"])
+                    for r in map(json.loads, f) if r["title"] in wanted]
+    return BM25Retriever.from_passages(passages), questions, {p.id for p in passages}
+
+
+CASES: list[tuple[str, dict[str, Any], tuple[int, int]]] = [
+    # method, options, (min, max) searches
+    ("no-retrieval", {}, (0, 0)),
+    ("standard-rag", {"top_k": 3}, (1, 1)),
+    ("adaptive-rag", {"top_k": 3}, (0, 1)),
+    ("ircot", {"max_steps": 2, "top_k": 2, "step_max_tokens": 40}, (1, 2)),
+    ("evidence-loop", {"max_searches": 1, "top_k": 2, "note_max_tokens": 96}, (1, 1)),
+    ("mcts-rag", {"rollouts": 1, "votes": 1, "max_depth": 2, "top_k": 2, "step_max_tokens": 32}, (0, 2)),
+]
+
+
+@pytest.mark.parametrize(("method", "options", "searches"), CASES, ids=[c[0] for c in CASES])
+async def test_method_on_the_real_model(
+    small_engine: Any, hotpot_mini: tuple[Any, list[dict[str, Any]], set[str]], method: str,
+    options: dict[str, Any], searches: tuple[int, int],
+) -> None:
+    retriever, questions, ids = hotpot_mini
+    question = questions[1]["question"]
+    answer = await ask(question, engine=small_engine, retriever=retriever, method=method, options=options)
+    assert isinstance(answer, Answer) and answer.method == method and answer.question == question
+    assert answer.abstained == (answer.text == "")
+    assert answer.abstain_reason if answer.abstained else len(answer.text) <= 200
+    assert searches[0] <= answer.usage.searches <= searches[1]
+    assert answer.usage.llm_calls >= 1 and answer.usage.completion_tokens >= 0
+    assert {c.id for c in answer.citations} <= ids
+    assert answer.trace[-1].type == "answer"
+    search_ids = {i for e in answer.trace if e.type == "search" for i in e.ids}  # type: ignore[union-attr]
+    assert search_ids <= ids and len([e for e in answer.trace if e.type == "search"]) == answer.usage.searches
+    kinds = {e.kind for e in answer.trace if isinstance(e, NoteEvent)}
+    expected = {"mcts-rag": {"tree", "vote", "rollout"}, "evidence-loop": {"evidence_note", "verification"},
+                "adaptive-rag": {"gate"}}.get(method, set())
+    assert expected <= kinds
