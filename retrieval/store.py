@@ -51,7 +51,7 @@ class PassageStoreWriter:
         return len(self._ids) - 1
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._offsets) - 1
 
     def close(self) -> None:
         self._handle.close()
