@@ -101,9 +101,14 @@ def _clean(body: str, limit: int) -> str:
     return " ".join(body.split())[:limit].strip()
 
 
+_SPECIAL_TOKEN_RE = re.compile(r"<\|([^<>|]{0,40})\|>")
+
+
 def escape_retrieved(text: str) -> str:
     """Neutralise protocol tags inside retrieved text so a passage cannot end ``<information>``
-    early or inject an ``<answer>``."""
+    early or inject an ``<answer>``; also chat-template special tokens such as
+    ``<|im_end|>``, which a tokenizer would otherwise turn into a real end of turn."""
+    text = _SPECIAL_TOKEN_RE.sub(lambda m: f"&lt;|{m.group(1)}|&gt;", text)
     return _TAG_RE.sub(lambda m: m.group(0).replace("<", "&lt;").replace(">", "&gt;"), text)
 
 
