@@ -24,7 +24,7 @@ from sleuth.types import SearchHit, StrictModel, TraceEvent, Usage
 Judgement = Literal["yes", "no", "unclear", "skipped"]
 
 
-class EvidenceLoopOptions(ReaderOptions):  # type: ignore[misc]  # mypy cannot map sleuth.agents
+class EvidenceLoopOptions(ReaderOptions):  # type: ignore[misc, unused-ignore]  # mypy cannot map sleuth.agents
     top_k: int = Field(default=4, ge=1, le=20)
     """Passages per search."""
     max_searches: int = Field(default=4, ge=0, le=16)

@@ -22,7 +22,7 @@ from sleuth.types import ErrorEvent, Passage, TraceEvent, Usage
 _ANSWER_IS = re.compile(r"\banswer\s+is\b", re.IGNORECASE)
 
 
-class IRCoTOptions(ReaderOptions):  # type: ignore[misc]  # mypy cannot map sleuth.agents
+class IRCoTOptions(ReaderOptions):  # type: ignore[misc, unused-ignore]  # mypy cannot map sleuth.agents
     top_k: int = Field(default=3, ge=1, le=20)
     """Passages retrieved per step."""
     max_steps: int = Field(default=5, ge=1, le=20)

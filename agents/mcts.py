@@ -48,7 +48,7 @@ ACTIONS: tuple[Action, ...] = (
 TERMINAL_ACTIONS: frozenset[str] = frozenset({"direct_answer", "summarised_answer"})
 
 
-class MCTSOptions(ReaderOptions):  # type: ignore[misc]  # mypy cannot map sleuth.agents
+class MCTSOptions(ReaderOptions):  # type: ignore[misc, unused-ignore]  # mypy cannot map sleuth.agents
     rollouts: int = Field(default=8, ge=0, le=50)
     """Select-expand-simulate-backpropagate iterations. 0 is a valid, explained abstention."""
     max_depth: int = Field(default=4, ge=1, le=10)

@@ -33,11 +33,11 @@ from sleuth.retrieval.base import Retriever
 from sleuth.types import Answer, InformationEvent, SearchHit, TraceEvent, Usage
 
 
-class NoRetrievalOptions(ReaderOptions):  # type: ignore[misc]  # mypy cannot map sleuth.agents
+class NoRetrievalOptions(ReaderOptions):  # type: ignore[misc, unused-ignore]  # mypy cannot map sleuth.agents
     """Options of ``no-retrieval``: only the reader's."""
 
 
-class StandardRAGOptions(ReaderOptions):  # type: ignore[misc]
+class StandardRAGOptions(ReaderOptions):  # type: ignore[misc, unused-ignore]
     top_k: int = Field(default=5, ge=1, le=50)
     """Passages retrieved once and shown to the model."""
     gate: GateOptions | None = None
@@ -79,10 +79,11 @@ class BaselineNodes:
         question = self.reader.question(state["question"])
         outcome = await self.gate.run(self.reader.direct_request(question), usage, probe_query=question)
         decision = outcome.decision
+        top_k = self.opts.top_k if isinstance(self.opts, StandardRAGOptions) else 0
         return {
             "use_retrieval": decision.retrieve,
             "content": "" if decision.retrieve else decision.signals.draft,
-            "hits": outcome.probe_hits[: self.opts.top_k] if decision.retrieve else [],
+            "hits": outcome.probe_hits[:top_k] if decision.retrieve else [],
             "usage": usage,
             "trace": outcome.events,
         }
@@ -94,7 +95,8 @@ class BaselineNodes:
         assert isinstance(self.opts, StandardRAGOptions)
         usage = state["usage"].model_copy()
         start = time.perf_counter()
-        hits, events = state.get("hits", []), []
+        hits: list[SearchHit] = state.get("hits", [])
+        events: list[TraceEvent] = []
         if not hits:  # else the gate's probe search already fetched them
             query = self.reader.question(state["question"])
             hits, events = await self.recorder.search(query, self.opts.top_k, usage)

@@ -63,7 +63,8 @@ class IRCoTNodes:
     async def retrieve(self, state: IRCoTState) -> dict[str, Any]:
         usage = state["usage"].model_copy()
         start = time.perf_counter()
-        hits, events = state.get("probe_hits", []), []
+        hits: list[SearchHit] = state.get("probe_hits", [])
+        events: list[TraceEvent] = []
         if not hits:
             hits, events = await self.recorder.search(state["query"], self.opts.top_k, usage)
         hits = hits[: self.opts.top_k]
