@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 from array import array
 from collections import Counter
@@ -36,6 +37,8 @@ from sleuth.types import Passage, SearchHit, StrictModel
 
 if TYPE_CHECKING:
     from sleuth.retrieval.manifest import IndexManifest
+
+logger = logging.getLogger(__name__)
 
 BM25_FILES = ("bm25/data.npy", "bm25/indices.npy", "bm25/indptr.npy", "bm25/maxw.npy",
               "bm25/vocab.json")
@@ -135,9 +138,14 @@ class BM25Arrays:
             with open(sub / "vocab.json", encoding="utf-8") as fh:
                 meta = json.load(fh)
             arrays = [
-                np.load(sub / f"{n}.npy", mmap_mode=mode)
-                for n in ("data", "indices", "indptr", "maxw")
+                np.load(sub / f"{n}.npy", mmap_mode=mode) for n in ("data", "indices", "indptr")
             ]
+            maxw_file = sub / "maxw.npy"
+            if maxw_file.is_file():
+                arrays.append(np.load(maxw_file, mmap_mode=mode))
+            else:  # indices from Sleuth's first cut predate the per-term maxima
+                logger.info("%s has no maxw.npy; computing it (rebuild to skip this)", sub)
+                arrays.append(max_weights(arrays[0], arrays[2]))
         except (OSError, ValueError) as exc:
             raise IndexCorruptError(
                 f"Cannot read the BM25 arrays in {sub}: {exc}",
