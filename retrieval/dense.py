@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from sleuth.errors import ConfigError
 from sleuth.retrieval.base import RowStore
 from sleuth.retrieval.bm25 import passage_text
 from sleuth.retrieval.encoder import EncoderSpec
@@ -39,16 +40,23 @@ class DenseRetriever:
 
     name = "dense"
 
-    def __init__(self, index: Any, encoder: QueryEncoder, store: RowStore,
-                 spec: FaissSpec | None = None, vectors: Any = None) -> None:
+    def __init__(self, index: Any, encoder: QueryEncoder | None, store: RowStore,
+                 spec: FaissSpec | None = None, vectors: Any = None,
+                 metric: str | None = None) -> None:
         self.spec = spec or FaissSpec()
         self.encoder = encoder
         self.store = store
         self.vectors = vectors
-        self.metric = encoder.spec.metric
+        self.metric = metric or (encoder.spec.metric if encoder is not None else "ip")
         self._faiss = faiss_module()  # also lowers the BLAS threshold for batch search
         self.index, self.device = to_gpus(index, self.spec)
         self.manifest: Any = None
+        self.effort: float | None = None
+        """Search effort in [0, 1] set by BatchingRetriever; None = the spec's values."""
+
+    def set_effort(self, effort: float) -> None:
+        """Scale efSearch / nprobe between a floor (0) and the spec's values (1), per batch."""
+        self.effort = effort
 
     @classmethod
     def from_passages(cls, passages: Iterable[Passage], encoder: QueryEncoder,
@@ -65,19 +73,26 @@ class DenseRetriever:
         faiss = self._faiss
         if self.device != "cpu":
             return None
+        ef, nprobe = self.spec.ef_search, self.spec.nprobe
+        if self.effort is not None:
+            from sleuth.retrieval.batcher import ef_search_for_effort, nprobe_for_effort
+
+            ef = ef_search_for_effort(self.effort, k=k, ef_min=min(16, ef), ef_max=ef)
+            nprobe = nprobe_for_effort(self.effort, nlist=nprobe, nprobe_max=nprobe)
         if self.spec.type == "hnsw":
-            return faiss.SearchParametersHNSW(efSearch=max(self.spec.ef_search, k))
+            return faiss.SearchParametersHNSW(efSearch=max(ef, k))
         if self.spec.type in ("ivf_flat", "ivf_pq"):
-            return faiss.SearchParametersIVF(nprobe=self.spec.nprobe)
+            return faiss.SearchParametersIVF(nprobe=nprobe)
         return None
 
     def search_vectors(self, queries: npt.NDArray[np.float32], k: int) -> list[Rows]:
         """(rows, scores) per query vector, best first."""
-        k = min(k, len(self.store))
+        total = int(self.index.ntotal)
+        k = min(k, total)
         if k <= 0 or len(queries) == 0:
             return [(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in range(len(queries))]
         refine = self.spec.type == "ivf_pq" and self.spec.refine > 0 and self.vectors is not None
-        fetch = min(k * self.spec.refine, len(self.store)) if refine else k
+        fetch = min(k * self.spec.refine, total) if refine else k
         params = self._params(fetch)
         if params is None:
             scores, rows = self.index.search(queries, fetch)
@@ -104,6 +119,8 @@ class DenseRetriever:
         return rows[order][best], scores[best].astype(np.float32)
 
     def search_rows(self, queries: list[str], k: int) -> list[Rows]:
+        if self.encoder is None:
+            raise ConfigError("This dense retriever has no encoder; use search_vectors")
         return self.search_vectors(self.encoder.encode_queries(queries), k)
 
     def search_sync(self, queries: list[str], k: int = 5) -> list[list[SearchHit]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -166,3 +167,47 @@ async def test_a_batch_whose_callers_all_left_is_cancelled() -> None:
         await caller
     await asyncio.sleep(0)
     assert asyncio.all_tasks() - before == set()
+
+
+async def test_faiss_hnsw_effort_trades_recall_through_the_batcher() -> None:
+    """Real FAISS HNSW: low effort (small efSearch) loses recall against exact search."""
+    np = pytest.importorskip("numpy")
+    pytest.importorskip("faiss")
+    from sleuth.retrieval.dense import DenseRetriever
+    from sleuth.retrieval.encoder import EncoderSpec
+    from sleuth.retrieval.faiss_index import FaissSpec, build_faiss
+    from sleuth.retrieval.memory_store import MemoryPassageStore
+
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((4000, 32)).astype("float32")
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    queries = vectors[:200] + 0.3 * rng.standard_normal((200, 32)).astype("float32")
+
+    class VectorEncoder:
+        spec = EncoderSpec()
+        dim = 32
+
+        def encode_queries(self, texts: list[str]) -> Any:
+            return queries[[int(t) for t in texts]]
+
+        def encode_passages(self, texts: list[str]) -> Any:
+            raise AssertionError("not used")
+
+    spec = FaissSpec(type="hnsw", hnsw_m=8, ef_construction=40, ef_search=256)
+    store = MemoryPassageStore(Passage(id=str(i), text=str(i)) for i in range(len(vectors)))
+    dense = DenseRetriever(build_faiss(vectors, spec, progress=False), VectorEncoder(), store, spec)
+    truth = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
+    pressure = [0.0]
+    batcher = BatchingRetriever(dense, max_wait_ms=1,
+                                effort=AdaptiveEffort(lambda: pressure[0], min_effort=0.0))
+
+    async def recall() -> float:
+        hits = await asyncio.gather(*(batcher.search([str(i)], 10) for i in range(200)))
+        found = [len({int(h.passage.id) for h in hs[0]} & set(truth[i].tolist())) for i, hs in enumerate(hits)]
+        return sum(found) / (10 * 200)
+
+    thorough = await recall()
+    pressure[0] = 1.0
+    hurried = await recall()
+    assert dense.effort == 0.0
+    assert thorough >= 0.9 and hurried < thorough - 0.05
