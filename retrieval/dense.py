@@ -13,7 +13,7 @@ from sleuth.errors import ConfigError
 from sleuth.retrieval.base import RowStore
 from sleuth.retrieval.bm25 import passage_text
 from sleuth.retrieval.encoder import EncoderSpec
-from sleuth.retrieval.faiss_index import FaissSpec, build_faiss, faiss_module, to_gpus
+from sleuth.retrieval.faiss_index import FaissSpec, build_faiss, faiss_module, to_gpus, tune_blas
 from sleuth.retrieval.memory_store import MemoryPassageStore
 from sleuth.types import Passage, SearchHit
 
@@ -48,7 +48,7 @@ class DenseRetriever:
         self.store = store
         self.vectors = vectors
         self.metric = metric or (encoder.spec.metric if encoder is not None else "ip")
-        self._faiss = faiss_module()  # also lowers the BLAS threshold for batch search
+        self._faiss = faiss_module()
         self.index, self.device = to_gpus(index, self.spec)
         self.manifest: Any = None
         self.effort: float | None = None
@@ -94,6 +94,7 @@ class DenseRetriever:
         refine = self.spec.type == "ivf_pq" and self.spec.refine > 0 and self.vectors is not None
         fetch = min(k * self.spec.refine, total) if refine else k
         params = self._params(fetch)
+        tune_blas(self._faiss, len(queries))
         if params is None:
             scores, rows = self.index.search(queries, fetch)
         else:

@@ -73,4 +73,37 @@ class ZipfCorpus:
         return [texts[j] for j in order]
 
 
-__all__ = ["ZipfCorpus", "make_vocabulary"]
+
+
+
+def clustered_vectors(n: int, dim: int = 384, *, latent_dim: int = 48, clusters: int = 5000,
+                      seed: int = 1234) -> np.ndarray:
+    """Unit vectors with the low intrinsic dimension of real sentence embeddings.
+
+    A Gaussian mixture in a ``latent_dim`` space, projected to ``dim`` dimensions, plus a
+    little isotropic noise. Uniform random vectors would be a misleading ANN benchmark:
+    in 384 dimensions all their distances are nearly equal.
+    """
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((clusters, latent_dim)).astype(np.float32) * 2.0
+    projection = rng.standard_normal((latent_dim, dim)).astype(np.float32) / np.sqrt(latent_dim)
+    out = np.empty((n, dim), dtype=np.float32)
+    step = 100_000
+    for start in range(0, n, step):
+        m = min(step, n - start)
+        latent = centers[rng.integers(0, clusters, m)] + rng.standard_normal((m, latent_dim)).astype(np.float32)
+        block = latent @ projection + 0.05 * rng.standard_normal((m, dim)).astype(np.float32)
+        out[start:start + m] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return out
+
+
+def perturbed_queries(vectors: np.ndarray, count: int, *, noise: float = 0.3,
+                      seed: int = 99) -> np.ndarray:
+    """Queries near (not on) random corpus vectors."""
+    rng = np.random.default_rng(seed)
+    base = vectors[rng.choice(len(vectors), size=count, replace=False)]
+    scale = noise / np.sqrt(vectors.shape[1])
+    q = base + scale * rng.standard_normal(base.shape).astype(np.float32)
+    normed: np.ndarray = (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
+    return normed
+__all__ = ["ZipfCorpus", "clustered_vectors", "make_vocabulary", "perturbed_queries"]
