@@ -20,6 +20,12 @@ _ANY_TAG = re.compile(r"</?\s*[a-zA-Z_]+\b[^<>]*>")
 _ANSWER_TAG = re.compile(r"<\s*answer\s*>(.*?)(?:<\s*/\s*answer\s*>|$)", re.IGNORECASE | re.DOTALL)
 _ANSWER_IS = re.compile(r"\banswer\s+is\s*:?\s*(.+)", re.IGNORECASE | re.DOTALL)
 _ANSWER_PREFIX = re.compile(r"^\s*(?:final\s+)?answer\s*:\s*", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+_ABBREVIATION_WORDS = (
+    "mr mrs ms dr prof rev st jr sr gen col capt lt sgt gov sen rep pres fr mt ft no vs etc "
+    "inc ltd co corp jan feb mar apr jun jul aug sep sept oct nov dec u.s"
+)
+_ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
 _NON_ANSWERS = (
     "unknown",
     "i dont know",
@@ -52,11 +58,20 @@ def clean_step(text: str, limit: int = MAX_STEP_CHARS) -> str:
 
 
 def first_sentence(text: str) -> str:
-    """The first sentence of ``text`` (ends at ``. ``, ``? ``, ``! `` or a newline)."""
-    text = (text or "").strip()
-    line = text.split("\n", 1)[0]
-    match = re.search(r"[.!?](\s|$)", line)
-    return line[: match.end()].strip() if match else line.strip()
+    """The first sentence of ``text``: up to ``. ``, ``? ``, ``! `` or a newline, where a
+    period after an initial or a title ("T. R. M. Howard", "Rev. King") ends nothing."""
+    line = (text or "").strip().split("\n", 1)[0]
+    for match in _SENTENCE_END.finditer(line):
+        if match.group(0)[0] != "." or not _is_abbreviation(line[: match.start()]):
+            return line[: match.end()].strip()
+    return line.strip()
+
+
+def _is_abbreviation(before: str) -> bool:
+    """Whether the word ending ``before`` (just ahead of a period) is an initial or a title."""
+    words = before.split()
+    word = words[-1].strip("\"'(").lower() if words else ""
+    return len(word) <= 1 or word in _ABBREVIATIONS
 
 
 def extract_answer(text: str) -> str:

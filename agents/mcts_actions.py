@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 
 from sleuth.agents.answers import clean_step, extract_answer, first_sentence, majority
@@ -21,20 +20,11 @@ from sleuth.types import ErrorEvent, InformationEvent, SearchHit, TraceEvent, Us
 
 def action_cost(action: Action, votes: int) -> int:
     """Engine calls an action makes."""
-    if action in ("direct_answer", "summarised_answer"):
+    if action == "direct_answer":
         return votes
+    if action == "summarised_answer":
+        return votes + 1  # the summary line, then the votes
     return 2 if action in ("decompose", "retrieval_decompose") else 1
-
-
-def read_summary_answer(text: str) -> str:
-    """The answer after the last ``Answer:`` of a summary, else any "the answer is"."""
-    matches = list(re.finditer(r"answer\s*(?:is)?\s*:", text, re.IGNORECASE))
-    answer: str = ""
-    if matches:
-        answer = extract_answer(text[matches[-1].end():])
-    elif re.search(r"answer\s+is", text, re.IGNORECASE):
-        answer = extract_answer(text)
-    return answer
 
 
 class MCTSActor:
@@ -64,9 +54,11 @@ class MCTSActor:
         )
 
     async def _line(self, request: GenerationRequest, usage: Usage, action: str,
-                    events: list[TraceEvent]) -> str:
+                    events: list[TraceEvent], *, whole: bool = False) -> str:
+        """One generated line, cut to its first sentence unless ``whole``."""
         response, elapsed = await self.recorder.generate(request, usage)
-        line: str = first_sentence(clean_step(response.text))
+        cleaned: str = clean_step(response.text)
+        line: str = cleaned if whole else first_sentence(cleaned)
         events.append(think_event(response, elapsed, text=f"[{action}] {line or response.text.strip()}"))
         return line
 
@@ -133,33 +125,41 @@ class MCTSActor:
 
     async def _answer(self, tree: MCTSTree, parent: int, action: Action, usage: Usage, votes: int,
                       events: list[TraceEvent]) -> MCTSNode:
-        docs = ""
-        summary = action == "summarised_answer"
-        if summary:
-            ids = list(dict.fromkeys(i for n in tree.path(parent) for i in n.passage_ids))
-            hits = [SearchHit(passage=tree.passages[i], score=0.0, rank=r)
-                    for r, i in enumerate(ids[: 2 * self.opts.top_k]) if i in tree.passages]
-            docs = format_documents(hits, self.opts.passage_chars)
-        samples, texts = [], []
+        docs, prefix = "", ""
+        if action == "summarised_answer":
+            docs = self._path_documents(tree, parent)
+            label = prompts.label("summarised_answer", 0)
+            request = self._request(tree, parent, action, label, documents=docs,
+                                    max_tokens=self.opts.summary_max_tokens)
+            summary = clean_step(await self._line(request, usage, action, events, whole=True), 400)
+            if not summary:
+                return MCTSNode(id=-1, action=action, text=label, terminal=True, dead=True)
+            prefix = f"{label} {summary}\n"
+        samples = []
         for i in range(votes):
             request = self._request(
-                tree, parent, action, prompts.label(action, 0), documents=docs,
-                stop=prompts.STOP_SUMMARY if summary else prompts.STOP_LINE,
-                max_tokens=self.opts.summary_max_tokens if summary else self.opts.answer_max_tokens,
+                tree, parent, action, prefix + prompts.label("direct_answer", 0), documents=docs,
+                max_tokens=self.opts.answer_max_tokens,
                 temperature=None if i == 0 else self.opts.vote_temperature,
                 seed=None if i == 0 else (self.opts.seed or 0) + 7919 * len(tree.nodes) + i,
             )
             response, elapsed = await self.recorder.generate(request, usage)
-            answer = read_summary_answer(response.text) if summary else extract_answer(response.text)
+            answer: str = extract_answer(response.text)
             events.append(think_event(response, elapsed, text=f"[{action} vote {i + 1}] {answer}"))
             samples.append(answer)
-            texts.append(clean_step(response.text, 300))
         best, share = majority(samples)
         if votes == 1:
             share = tree_agreement(tree, best)
-        text = f"Summary: {texts[samples.index(best)] if best else ''}\n" if summary else ""
-        return MCTSNode(id=-1, action=action, text=f"{text}So the answer is: {best}", answer=best,
+        return MCTSNode(id=-1, action=action, text=f"{prefix}So the answer is: {best}", answer=best,
                         samples=samples, reward=share, terminal=True, dead=not best)
 
+    def _path_documents(self, tree: MCTSTree, parent: int) -> str:
+        """The passages retrieved along the path, for the summary."""
+        ids = list(dict.fromkeys(i for n in tree.path(parent) for i in n.passage_ids))
+        hits = [SearchHit(passage=tree.passages[i], score=0.0, rank=r)
+                for r, i in enumerate(ids[: 2 * self.opts.top_k]) if i in tree.passages]
+        docs: str = format_documents(hits, self.opts.passage_chars)
+        return docs
 
-__all__ = ["MCTSActor", "action_cost", "read_summary_answer"]
+
+__all__ = ["MCTSActor", "action_cost"]

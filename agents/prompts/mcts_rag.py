@@ -7,29 +7,32 @@ is pre-filled with the label of the step to write (``Step 3:``, ``Sub-question 2
 
 from __future__ import annotations
 
-VERSION = "mcts-rag/1"
+VERSION = "mcts-rag/4"
 
 SYSTEM = "You are a careful assistant. You solve questions step by step and answer briefly."
 
 EXAMPLE = """Example of the format
 Question: In which country was the director of the film Inception born?
-Sub-question 1: Who directed the film Inception?
-Answer 1: Christopher Nolan.
-Step 2: Christopher Nolan was born in London, England.
+Step 1: The film Inception was directed by Christopher Nolan.
+Sub-question 2: Where was Christopher Nolan born?
+Answer 2: London, England.
+Step 3: London is in England, which is part of the United Kingdom.
 So the answer is: United Kingdom"""
 
 _SHORT = "The short answer is a name, a date, a number, or yes or no, not a sentence."
 
 INSTRUCTIONS = {
-    "quick_reasoning": "Write the next reasoning step toward the answer: one short sentence.",
+    "quick_reasoning": "Write the next reasoning step toward the answer: one short sentence that "
+    "states a fact or a deduction, not a plan.",
     "subquestion": "Ask the next simple sub-question whose answer brings you closer to the answer.",
     "subanswer": "Answer the last sub-question in a few words.",
     "retrieval_reasoning": "Use the documents to write the next reasoning step toward the "
-    "answer: one short sentence with the fact you found.",
+    "answer: one short sentence that states the fact you found (who, what, when or where), "
+    "not a plan.",
     "retrieval_subanswer": "Use the documents to answer the last sub-question in a few words.",
     "direct_answer": f"Give the final answer to the question. {_SHORT}",
-    "summarised_answer": "Summarise in one or two sentences what the steps and the documents "
-    f"establish, then give the final answer on a new line starting with 'Answer:'. {_SHORT}",
+    "summarised_answer": "Summarise in one sentence what the steps and the documents establish "
+    f"about the question, then give the final answer. {_SHORT}",
 }
 
 USER = """{instruction}
@@ -50,7 +53,6 @@ LABELS = {
 }
 
 STOP_LINE = ["\n"]
-STOP_SUMMARY = ["\n\n", "Question:"]
 
 
 def user_message(kind: str, question: str, steps: str, documents: str = "") -> str:

@@ -19,7 +19,7 @@ from sleuth.agents.mcts import (
     uct,
     weighted_vote,
 )
-from sleuth.agents.mcts_actions import action_cost, read_summary_answer
+from sleuth.agents.mcts_actions import action_cost
 
 
 def _tree(max_depth: int = 4) -> MCTSTree:
@@ -117,8 +117,6 @@ def test_tree_data_has_an_edge_per_child() -> None:
     assert data["edges"] == [[0, 1]] and len(data["nodes"]) == 2  # type: ignore[arg-type]
 
 
-def test_action_costs_and_summary_reading() -> None:
-    assert action_cost("decompose", 3) == 2 and action_cost("summarised_answer", 3) == 3
-    assert read_summary_answer(" Nolan was born in London.\nAnswer: London") == "London"
-    assert read_summary_answer(" So the answer is: Paris.") == "Paris"
-    assert read_summary_answer(" I am not sure.") == ""
+def test_action_costs() -> None:
+    assert action_cost("decompose", 3) == 2 and action_cost("retrieval_reasoning", 3) == 1
+    assert action_cost("direct_answer", 3) == 3 and action_cost("summarised_answer", 3) == 4
