@@ -103,6 +103,9 @@ class AgentBenchConfig(StrictModel):
     recall_floor: float = Field(default=0.98, gt=0, le=1)
     """Adaptive ANN effort never drops below the effort reaching this recall."""
     max_turns: int = Field(default=6, ge=1)
+    """Search-R1 turns per question before an answer is forced."""
+    max_tokens: int | None = Field(default=None, ge=16)
+    """Token budget of one turn (default: the method's)."""
     ef_max: int = Field(default=512, ge=16)
     """Simulated HNSW efSearch at full effort (recall 0.992 at 512)."""
     dataset: str = "hotpotqa-sandbox"
@@ -300,10 +303,17 @@ async def run_policy(
 
     record.outcomes = await run_many(
         questions, engine=engine, retriever=retriever, method="search-r1",
-        options={"max_turns": config.max_turns}, concurrency=config.concurrency,
+        options=_options(config), concurrency=config.concurrency,
         arrivals=arrivals, on_result=keep, progress=label if config.progress else False,
     )
     return record
+
+
+def _options(config: AgentBenchConfig) -> dict[str, Any]:
+    options: dict[str, Any] = {"max_turns": config.max_turns}
+    if config.max_tokens is not None:
+        options["max_tokens"] = config.max_tokens
+    return options
 
 
 class BlockingRetriever:

@@ -42,6 +42,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--max-in-flight", type=int, help="LLM calls in flight for bounded policies")
     parser.add_argument("--ef-max", type=int, default=512,
                         help="simulated HNSW efSearch at full effort (SearchAgent-X used 10000)")
+    parser.add_argument("--max-turns", type=int, default=6, help="Search-R1 turns per question")
+    parser.add_argument("--max-tokens", type=int, help="token budget of one turn")
     parser.add_argument("--model", default="qwen2.5-coder-0.5b", help="embedded model")
     parser.add_argument("--data-dir", type=Path, help="shared data folder")
     parser.add_argument("--seed", type=int, default=0)
@@ -60,6 +62,8 @@ def _bench(args: argparse.Namespace) -> int:
         "concurrency": args.concurrency,
         "max_in_flight": args.max_in_flight,
         "ef_max": args.ef_max,
+        "max_turns": args.max_turns,
+        "max_tokens": args.max_tokens,
         "model": args.model,
         "data_dir": args.data_dir,
         "seed": args.seed,
