@@ -291,11 +291,18 @@ class ScheduledEngine:
         return self._in_flight
 
     def pressure(self) -> float:
-        """0 when nothing waits for the engine, 1 when a full batch's worth waits."""
+        """0 when nothing waits for the engine, 1 when a full batch's worth waits.
+
+        Counts Sleuth's queue and, when the inner engine reports one (``pressure()``), the
+        engine's own queue.
+        """
         if self._passthrough:
             excess = len(self._outstanding) - self.max_in_flight
-            return min(1.0, max(0.0, excess / self.max_in_flight))
-        return min(1.0, len(self._waiting) / self.max_in_flight)
+            own = min(1.0, max(0.0, excess / self.max_in_flight))
+        else:
+            own = min(1.0, len(self._waiting) / self.max_in_flight)
+        inner = getattr(self.inner, "pressure", None)
+        return max(own, float(inner())) if callable(inner) else own
 
     async def generate(self, request: GenerationRequest) -> GenerationResponse:
         loop = asyncio.get_running_loop()

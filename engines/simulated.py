@@ -241,6 +241,10 @@ class SimulatedEngine:
             self._abort(seq)
             raise
 
+    def pressure(self) -> float:
+        """Sequences waiting for admission, over ``max_num_seqs`` (capped at 1)."""
+        return min(1.0, len(self._waiting) / self.config.max_num_seqs)
+
     async def aclose(self) -> None:
         self._closed = True
         if self._task is not None:

@@ -42,6 +42,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--max-in-flight", type=int, help="LLM calls in flight for bounded policies")
     parser.add_argument("--ef-max", type=int, default=512,
                         help="simulated HNSW efSearch at full effort (SearchAgent-X used 10000)")
+    parser.add_argument("--recall-floor", type=float, default=0.98,
+                        help="adaptive ANN effort never drops below this recall")
     parser.add_argument("--max-turns", type=int, default=6, help="Search-R1 turns per question")
     parser.add_argument("--max-tokens", type=int, help="token budget of one turn")
     parser.add_argument("--model", default="qwen2.5-coder-0.5b", help="embedded model")
@@ -63,6 +65,7 @@ def _bench(args: argparse.Namespace) -> int:
         "max_in_flight": args.max_in_flight,
         "ef_max": args.ef_max,
         "max_turns": args.max_turns,
+        "recall_floor": args.recall_floor,
         "max_tokens": args.max_tokens,
         "model": args.model,
         "data_dir": args.data_dir,

@@ -210,3 +210,15 @@ async def test_agent_context_reaches_child_tasks() -> None:
     with agent_context(agent):
         assert await asyncio.create_task(child()) == "outer"
     assert current_agent() is None
+
+
+async def test_pressure_includes_the_inner_engines_own_queue() -> None:
+    inner = GatedEngine()
+    inner.pressure = lambda: 0.75  # type: ignore[attr-defined]
+    engine = ScheduledEngine(inner, "fifo", max_in_flight=4)
+    assert engine.pressure() == 0.75
+    tasks = [asyncio.create_task(engine.generate(req(str(i)))) for i in range(8)]
+    await settle()
+    assert engine.pressure() == 1.0  # four calls wait here: a full batch's worth
+    inner.release()
+    await asyncio.gather(*tasks)
