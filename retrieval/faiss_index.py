@@ -147,7 +147,7 @@ def to_gpus(index: Any, spec: FaissSpec) -> tuple[Any, str]:
         return index, "cpu"
     gpus = faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
     if gpus == 0 or not hasattr(faiss, "index_cpu_to_all_gpus"):
-        logger.info("faiss: no GPU support or no CUDA device; searching on the CPU")
+        _log_once("faiss: no GPU support or no CUDA device; searching on the CPU")
         return index, "cpu"
     if spec.type == "hnsw":
         logger.info("faiss: HNSW has no GPU implementation; searching on the CPU")
@@ -161,6 +161,15 @@ def to_gpus(index: Any, spec: FaissSpec) -> tuple[Any, str]:
         faiss.GpuParameterSpace().set_index_parameter(gpu_index, "nprobe", spec.nprobe)
     logger.info("faiss: %s index on %d GPU(s), fp16, sharded", spec.type, gpus)
     return gpu_index, f"gpu x{gpus}"
+
+
+_logged: set[str] = set()
+
+
+def _log_once(message: str) -> None:
+    if message not in _logged:
+        _logged.add(message)
+        logger.info(message)
 
 
 def write_faiss(index: Any, path: Path) -> None:

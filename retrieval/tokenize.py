@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from sleuth._optional import require
+from sleuth.errors import ConfigError, MissingExtraError
 from sleuth.types import StrictModel
 
 # bm25s' (and scikit-learn's) default: words of two or more word characters.
@@ -40,6 +40,25 @@ def _stopword_set(which: str) -> frozenset[str]:
     return frozenset(STOPWORDS_EN)
 
 
+def _stemmer(language: str) -> Callable[[list[str]], list[str]]:
+    try:
+        import Stemmer
+    except ImportError as exc:
+        raise MissingExtraError(
+            "Stemming needs PyStemmer, a Sleuth dependency that is not installed",
+            hint="pip install PyStemmer, or set the tokenizer's stemmer to None",
+            module="Stemmer",
+        ) from exc
+    try:
+        stem: Callable[[list[str]], list[str]] = Stemmer.Stemmer(language).stemWords
+    except KeyError as exc:
+        raise ConfigError(
+            f"Unknown stemmer language {language!r}",
+            hint=f"one of: {', '.join(Stemmer.algorithms())}",
+        ) from exc
+    return stem
+
+
 class Tokenizer:
     """Turns text into a list of terms according to a :class:`TokenizerConfig`."""
 
@@ -49,8 +68,7 @@ class Tokenizer:
         self._stopwords = _stopword_set(self.config.stopwords)
         self._stem: Callable[[list[str]], list[str]] | None = None
         if self.config.stemmer:
-            stemmer_module = require("Stemmer", "dense", purpose="stemming (pip install PyStemmer)")
-            self._stem = stemmer_module.Stemmer(self.config.stemmer).stemWords
+            self._stem = _stemmer(self.config.stemmer)
 
     def __call__(self, text: str) -> list[str]:
         if self.config.lowercase:
