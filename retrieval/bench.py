@@ -171,6 +171,11 @@ def bench_bm25(passages: list[Passage], queries: list[str], settings: BenchSetti
     rows.append(BenchRow(method="sleuth-bm25", n=n, build_s=build_s, peak_mb=peak, p50_ms=p50,
                          batch_qps=qps, recall_at_10=recall, corpus=corpus,
                          note="recall vs exhaustive scoring"))
+    sleuth.scorer.prune = False  # the same index and kernel without MaxScore pruning
+    p50, qps = measure_search(sleuth_search, queries, settings.batch, settings.latency_queries)
+    rows.append(BenchRow(method="sleuth-bm25-noprune", n=n, build_s=build_s, peak_mb=peak,
+                         p50_ms=p50, batch_qps=qps, corpus=corpus,
+                         note="same index, every posting scored"))
     if n <= settings.bm25s_max:
         rows.append(_bench_bm25s(passages, queries, settings, params, corpus))
     if n <= settings.rank_bm25_max:

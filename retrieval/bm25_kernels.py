@@ -84,10 +84,12 @@ class TopKScorer:
 
     def __init__(
         self, data: FloatArray, indices: Any, indptr: Any, maxw: FloatArray, num_docs: int,
-        use_numba: bool = True,
+        use_numba: bool = True, prune: bool = True,
     ) -> None:
         self.data, self.indices, self.indptr, self.num_docs = data, indices, indptr, num_docs
         self.maxw = maxw
+        self.prune = prune
+        """MaxScore pruning (exact); False scores every posting, for comparison."""
         self._kernel = numba_kernel() if use_numba else None
         self._local = threading.local()
 
@@ -102,6 +104,11 @@ class TopKScorer:
         if self._kernel is None:
             return numpy_topk(self.data, self.indices, self.indptr, terms, self.num_docs, k)
         acc, touched = self._buffers()
+        if not self.prune:
+            from sleuth.retrieval.bm25_numba import topk_kernel
+
+            rows, scores = topk_kernel(self.data, self.indices, self.indptr, terms, k, acc, touched)
+            return rows, scores
         ordered = terms[np.argsort(-self.maxw[terms], kind="stable")]
         rows, scores = self._kernel(
             self.data, self.indices, self.indptr, self.maxw, ordered, k, acc, touched

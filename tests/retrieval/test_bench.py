@@ -27,7 +27,7 @@ def test_rows_for_every_method_with_recall(capsys: pytest.CaptureFixture[str]) -
     settings = BenchSettings(sizes=[1500], latency_queries=5, batch=8, nprobes=[4])
     rows = run_synthetic(settings, lambda _: None)
     methods = [r.method for r in rows]
-    assert methods[:3] == ["sleuth-bm25", "bm25s-numba", "rank-bm25"]
+    assert methods[:4] == ["sleuth-bm25", "sleuth-bm25-noprune", "bm25s-numba", "rank-bm25"]
     assert {"faiss-flat", "faiss-hnsw-ef64", "faiss-ivf-flat-np4", "faiss-ivf-pq-np4-refine4"} <= set(methods)
     by = {r.method: r for r in rows}
     assert by["sleuth-bm25"].recall_at_10 == 1.0  # pruning never changes the top 10
@@ -42,5 +42,5 @@ def test_cli_json_rows(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert main(["bench", "retrieval", "--sizes", "800", "--only", "bm25", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert {r["method"] for r in rows} == {"sleuth-bm25", "bm25s-numba", "rank-bm25"}
+    assert {r["method"] for r in rows} == {"sleuth-bm25", "sleuth-bm25-noprune", "bm25s-numba", "rank-bm25"}
     assert set(rows[0]) >= {"method", "n", "build_s", "peak_mb", "p50_ms", "batch_qps", "recall_at_10"}
