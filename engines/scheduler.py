@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from sleuth.engines.base import GenerationRequest, GenerationResponse, LLMEngine
-from sleuth.errors import ConfigError, EngineTimeoutError
+from sleuth.errors import ConfigError, EngineTimeoutError, EngineUnavailableError
 
 
 @dataclass
@@ -325,7 +325,7 @@ class ScheduledEngine:
     async def aclose(self) -> None:
         for item in self._waiting:
             if not item.grant.done():
-                item.grant.cancel()
+                item.grant.set_exception(EngineUnavailableError(f"{self.name} was closed."))
         self._waiting.clear()
         if self._close_inner:
             await self.inner.aclose()

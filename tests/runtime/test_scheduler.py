@@ -222,3 +222,18 @@ async def test_pressure_includes_the_inner_engines_own_queue() -> None:
     assert engine.pressure() == 1.0  # four calls wait here: a full batch's worth
     inner.release()
     await asyncio.gather(*tasks)
+
+
+async def test_closing_fails_queued_calls_with_a_clear_error() -> None:
+    from sleuth.errors import EngineUnavailableError
+
+    inner = GatedEngine()
+    engine = ScheduledEngine(inner, "fifo", max_in_flight=1, close_inner=False)
+    running = asyncio.create_task(engine.generate(req("running")))
+    queued = asyncio.create_task(engine.generate(req("queued")))
+    await settle()
+    await engine.aclose()
+    with pytest.raises(EngineUnavailableError, match="closed"):
+        await queued
+    inner.release()
+    assert (await running).text == "running"
