@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -163,6 +163,12 @@ class RunRecord:
 
 def run_agent_bench(config: AgentBenchConfig) -> list[PolicyResult]:
     """Run every policy in ``config.policies`` on the same workload; results in that order."""
+    return list(iter_agent_bench(config))
+
+
+def iter_agent_bench(config: AgentBenchConfig) -> Iterator[PolicyResult]:
+    """Like :func:`run_agent_bench`, yielding each policy's row as soon as it is measured
+    (ratios are against the first policy), so a long run shows its rows as it goes."""
     for name in config.policies:
         setup_for(name)
     if config.profile not in PROFILES:
@@ -170,18 +176,16 @@ def run_agent_bench(config: AgentBenchConfig) -> list[PolicyResult]:
     rows = _question_rows(config)
     arrivals = _arrivals(config)
     runner, golds = _runner(config, rows, arrivals)
-    results: list[PolicyResult] = []
-    first_texts: list[str] | None = None
+    first: tuple[PolicyResult, list[str]] | None = None
     for name in config.policies:
         start = time.process_time()
         record = runner(name)
         texts = [o.text if isinstance(o, Answer) else "" for o in record.outcomes]
-        first_texts = texts if first_texts is None else first_texts
         result = _summarise(name, record, golds, arrivals)
-        result.same_answers = texts == first_texts
         result.cpu_s = time.process_time() - start
-        results.append(result)
-    return _with_ratios(results)
+        first = first or (result, texts)
+        result.same_answers = texts == first[1]
+        yield _with_ratio(result, first[0])
 
 
 def _runner(
@@ -378,34 +382,36 @@ def _summarise(
     )
 
 
-def _with_ratios(results: list[PolicyResult]) -> list[PolicyResult]:
-    if not results:
-        return results
-    base = results[0]
-    for r in results:
-        r.throughput_ratio = r.throughput_qps / base.throughput_qps if base.throughput_qps else float("nan")
-        r.p95_ratio = r.p95_s / base.p95_s if base.p95_s else float("nan")
-    return results
+def _with_ratio(result: PolicyResult, base: PolicyResult) -> PolicyResult:
+    nan = float("nan")
+    result.throughput_ratio = result.throughput_qps / base.throughput_qps if base.throughput_qps else nan
+    result.p95_ratio = result.p95_s / base.p95_s if base.p95_s else nan
+    return result
 
 
-def format_table(results: list[PolicyResult], config: AgentBenchConfig) -> str:
-    """The side-by-side table, with ratios against the first policy."""
+def table_header(config: AgentBenchConfig) -> str:
+    """The title and column header of the side-by-side table."""
     mode = "offline" if config.rate is None else f"Poisson {config.rate:g} q/s"
     where = f"simulated {config.profile}" if config.engine == "simulated" else f"embedded {config.model}"
     head = (f"{'policy':<20} {'q/s':>7} {'x':>6} {'p50 s':>8} {'p95 s':>8} {'x':>6} {'p99 s':>8} "
             f"{'idle':>6} {'retr ms':>8} {'recomp tok':>11} {'F1':>6} {'same':>5}")
-    lines = [f"{config.questions} questions, {mode}, {where}", head, "-" * len(head)]
-    for r in results:
-        lines.append(
-            f"{r.policy:<20} {r.throughput_qps:7.3f} {r.throughput_ratio:6.2f} {r.p50_s:8.2f} "
-            f"{r.p95_s:8.2f} {r.p95_ratio:6.2f} {r.p99_s:8.2f} {r.llm_idle_frac:6.1%} "
-            f"{r.retrieval_wait_s * 1000:8.1f} {r.recomputed_prompt_tokens:11d} {r.f1:6.3f} "
-            f"{'yes' if r.same_answers else 'NO':>5}"
-        )
-    failed = sum(r.failed for r in results)
-    if failed:
-        lines.append(f"{failed} agent(s) failed; see --json for per-policy counts")
-    return "\n".join(lines)
+    return "\n".join([f"{config.questions} questions, {mode}, {where}", head, "-" * len(head)])
+
+
+def table_row(r: PolicyResult) -> str:
+    """One policy's line; ``x`` columns are ratios against the first policy."""
+    line = (
+        f"{r.policy:<20} {r.throughput_qps:7.3f} {r.throughput_ratio:6.2f} {r.p50_s:8.2f} "
+        f"{r.p95_s:8.2f} {r.p95_ratio:6.2f} {r.p99_s:8.2f} {r.llm_idle_frac:6.1%} "
+        f"{r.retrieval_wait_s * 1000:8.1f} {r.recomputed_prompt_tokens:11d} {r.f1:6.3f} "
+        f"{'yes' if r.same_answers else 'NO':>5}"
+    )
+    return line + (f"  ({r.failed} failed)" if r.failed else "")
+
+
+def format_table(results: list[PolicyResult], config: AgentBenchConfig) -> str:
+    """The side-by-side table, with ratios against the first policy."""
+    return "\n".join([table_header(config), *(table_row(r) for r in results)])
 
 
 __all__ = [
@@ -418,6 +424,9 @@ __all__ = [
     "RunRecord",
     "format_table",
     "in_flight_bound",
+    "iter_agent_bench",
     "run_agent_bench",
     "run_policy",
+    "table_header",
+    "table_row",
 ]

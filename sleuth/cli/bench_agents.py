@@ -54,7 +54,12 @@ def register(subparsers: Any) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from sleuth.evals.bench_agents import AgentBenchConfig, format_table, run_agent_bench
+    from sleuth.evals.bench_agents import (
+        AgentBenchConfig,
+        iter_agent_bench,
+        table_header,
+        table_row,
+    )
 
     values: dict[str, Any] = {
         "engine": args.engine,
@@ -75,12 +80,14 @@ def _bench(args: argparse.Namespace) -> int:
     if args.policies:
         values["policies"] = [p.strip() for p in args.policies.split(",") if p.strip()]
     config = AgentBenchConfig.model_validate(values)
-    results = run_agent_bench(config)
-    if args.json:
-        for result in results:
-            print(json.dumps({k: _finite(v) for k, v in result.model_dump().items()}))
-    else:
-        print(format_table(results, config))
+    results = iter_agent_bench(config)
+    if not args.json:
+        print(table_header(config), flush=True)
+    for result in results:  # each row as soon as its policy has run
+        if args.json:
+            print(json.dumps({k: _finite(v) for k, v in result.model_dump().items()}), flush=True)
+        else:
+            print(table_row(result), flush=True)
     return 0
 
 
