@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import logging
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -71,6 +72,8 @@ class BenchSettings(StrictModel):
     """IVF lists probed; each value is one row."""
     hnsw_ef: list[int] = Field(default_factory=lambda: [64])
     """HNSW efSearch values; each is one row."""
+    stores: bool = True
+    """Also compare the offset-indexed passage store with SQLite."""
     threads: int = Field(default=1, ge=1)
     """Threads for every method (FAISS OpenMP, numba, Sleuth's batch pool)."""
 
@@ -276,6 +279,47 @@ def bench_faiss(vectors: np.ndarray, queries: np.ndarray, settings: BenchSetting
     return rows
 
 
+def bench_stores(passages: list[Passage], directory: Path, settings: BenchSettings,
+                 corpus: str = "synthetic") -> list[BenchRow]:
+    """Offset-indexed JSONL against SQLite: build, lookups by id (p50, and 64 at a time)."""
+    from sleuth.retrieval.sqlite_store import SQLitePassageStore, write_sqlite_store
+    from sleuth.retrieval.store import OffsetPassageStore, PassageStoreWriter
+
+    def build_offsets() -> OffsetPassageStore:
+        sub = directory / "offsets"
+        sub.mkdir(parents=True, exist_ok=True)
+        writer = PassageStoreWriter(sub)
+        for p in passages:
+            writer.add(p)
+        writer.close()
+        return OffsetPassageStore(sub)
+
+    def build_sqlite() -> SQLitePassageStore:
+        write_sqlite_store(directory / "passages.sqlite", passages)
+        return SQLitePassageStore(directory / "passages.sqlite")
+
+    rng = np.random.default_rng(7)
+    ids = [passages[int(i)].id for i in rng.integers(0, len(passages), 2000)]
+    rows = []
+    for name, build in (("store-offsets", build_offsets), ("store-sqlite", build_sqlite)):
+        store, build_s, peak = measure_build(build)
+
+        def lookup(qs: Queries, k: int, store: Any = store) -> list[np.ndarray]:
+            for pid in qs:
+                store.get(pid)
+            return []
+
+        p50, qps = measure_search(lookup, ids, settings.batch, 1000)
+        size = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
+        rows.append(BenchRow(method=name, n=len(passages), build_s=build_s, peak_mb=peak,
+                             p50_ms=p50, batch_qps=qps, corpus=corpus,
+                             note=f"get(id); QPS = lookups/s; {size / 1e6:.0f} MB on disk"))
+        store.close()
+        for f in sorted(directory.rglob("*"), reverse=True):
+            f.unlink() if f.is_file() else f.rmdir()
+    return rows
+
+
 def run_synthetic(settings: BenchSettings, progress: Callable[[str], None] = logger.info) -> list[BenchRow]:
     rows: list[BenchRow] = []
     limit_threads(settings.threads)
@@ -283,7 +327,12 @@ def run_synthetic(settings: BenchSettings, progress: Callable[[str], None] = log
         if settings.bm25:
             progress(f"BM25 on {n:,} synthetic passages")
             corpus = ZipfCorpus(n)
-            rows += bench_bm25(list(corpus.passages()), corpus.queries(max(settings.latency_queries, settings.batch)), settings)
+            passages = list(corpus.passages())
+            rows += bench_bm25(passages, corpus.queries(max(settings.latency_queries, settings.batch)), settings)
+            if settings.stores:
+                with tempfile.TemporaryDirectory(prefix="sleuth-bench-") as tmp:
+                    rows += bench_stores(passages, Path(tmp), settings)
+            del passages
             gc.collect()
         if settings.dense:
             progress(f"FAISS on {n:,} synthetic {settings.dim}-d vectors")
@@ -321,7 +370,8 @@ def format_table(rows: list[BenchRow]) -> str:
     for group in groups.values():
         refs = {r.method: r.batch_qps for r in group}
         for row in group:
-            ref = refs.get("rank-bm25") if "bm25" in row.method else refs.get("faiss-flat")
+            family = "rank-bm25" if "bm25" in row.method else "faiss-flat"
+            ref = refs.get(family) if "bm25" in row.method or row.method.startswith("faiss") else None
             ratio = f"{row.batch_qps / ref:8.1f}x" if ref else f"{'-':>9}"
             peak = f"{row.peak_mb:8.0f}" if row.peak_mb is not None else f"{'-':>8}"
             recall = f"{row.recall_at_10:9.3f}" if row.recall_at_10 is not None else f"{'-':>9}"
@@ -330,5 +380,5 @@ def format_table(rows: list[BenchRow]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["BenchRow", "BenchSettings", "bench_bm25", "bench_faiss", "format_table",
+__all__ = ["BenchRow", "BenchSettings", "bench_bm25", "bench_faiss", "bench_stores", "format_table",
            "measure_build", "measure_search", "run_sandbox", "run_synthetic"]

@@ -42,5 +42,9 @@ def test_cli_json_rows(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert main(["bench", "retrieval", "--sizes", "800", "--only", "bm25", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert {r["method"] for r in rows} == {"sleuth-bm25", "sleuth-bm25-noprune", "bm25s-numba", "rank-bm25"}
+    assert {r["method"] for r in rows} == {
+        "sleuth-bm25", "sleuth-bm25-noprune", "bm25s-numba", "rank-bm25", "store-offsets", "store-sqlite"
+    }
+    stores = {r["method"]: r for r in rows if r["method"].startswith("store-")}
+    assert all(r["batch_qps"] > 0 for r in stores.values())
     assert set(rows[0]) >= {"method", "n", "build_s", "peak_mb", "p50_ms", "batch_qps", "recall_at_10"}

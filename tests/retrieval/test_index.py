@@ -136,3 +136,26 @@ def test_cli_build_and_info(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "29 passages" in capsys.readouterr().out
     assert main(["index", "info", str(tmp_path / "i"), "--json", "--verify"]) == 0
     assert json.loads(capsys.readouterr().out)["corpus"]["passages"] == 29
+
+
+def test_sqlite_store_agrees_with_the_offset_store(tmp_path: Path) -> None:
+    from sleuth.retrieval.corpus import load_corpus
+    from sleuth.retrieval.sqlite_store import SQLitePassageStore, write_sqlite_store
+    from sleuth.retrieval.store import OffsetPassageStore
+
+    corpus = make_corpus(tmp_path / "c.jsonl", n=12)
+    out = build_index(corpus, tmp_path / "idx", progress=False)
+    passages = load_corpus(corpus)
+    write_sqlite_store(tmp_path / "p.sqlite", passages)
+    offsets, sqlite = OffsetPassageStore(out), SQLitePassageStore(tmp_path / "p.sqlite")
+    assert len(offsets) == len(sqlite) == 12
+    for row, passage in enumerate(passages):
+        assert offsets.by_row(row) == sqlite.by_row(row) == passage
+        assert offsets.row_of(passage.id) == sqlite.row_of(passage.id) == row
+    assert offsets.get("missing") is None and sqlite.get("missing") is None
+    with pytest.raises(IndexError):
+        offsets.by_row(12)
+    with pytest.raises(IndexError):
+        sqlite.by_row(12)
+    offsets.close()
+    sqlite.close()
