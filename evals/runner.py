@@ -1,30 +1,30 @@
 """Run a registered method over a dataset inside a sandbox, resumably.
 
-Each question gets a fresh :class:`~sleuth.sandboxes.sandbox.SandboxView` (its own action
-log, and its gold evidence hidden when it is drawn for masking), a usage meter around the
-engine, and a timeout. Its :class:`QuestionResult` goes to ``results.jsonl`` the moment it
+Questions run concurrently through the async runtime,
+:func:`~sleuth.graphs.runtime.run_many`. Each gets a fresh
+:class:`~sleuth.sandboxes.sandbox.SandboxView` as its retriever (its own action log, and its
+gold evidence hidden when it is drawn for masking), its own share of the engine's usage
+meter, and a timeout. Its :class:`QuestionResult` goes to ``results.jsonl`` the moment it
 finishes. A question whose agent raises or times out is recorded with its error and the
 trace so far, and the run goes on.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import sys
 import time
-import traceback
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import Field
 from tqdm import tqdm
 
 from sleuth.engines.base import GenerationRequest, GenerationResponse, LLMEngine
-from sleuth.errors import ConfigError, EvalError, SleuthError
+from sleuth.engines.scheduler import AgentContext, current_agent
+from sleuth.errors import ConfigError
 from sleuth.evals.datasets import Dataset, EvalExample, load_dataset
 from sleuth.evals.metrics import QuestionMetrics, question_metrics
 from sleuth.evals.rundir import (
@@ -38,13 +38,13 @@ from sleuth.evals.rundir import (
     prepare_run_dir,
     versions,
 )
+from sleuth.graphs.runtime import AgentFailure, Outcome, run_many
+from sleuth.retrieval.base import Retriever
 from sleuth.sandboxes.actionlog import Action, ActionLog
 from sleuth.sandboxes.sandbox import Sandbox
 from sleuth.types import Answer, Citation, ErrorEvent, SearchHit, StrictModel, TraceEvent, Usage
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 class ErrorInfo(StrictModel):
@@ -98,52 +98,35 @@ class EmptyRetriever:
 
 
 class MeteredEngine:
-    """Counts one question's LLM calls and tokens, whatever the graph reports."""
+    """Counts each agent's LLM calls and tokens, whatever the graph reports.
+
+    The engine is shared by every question in flight, so calls are charged to the agent
+    whose :class:`~sleuth.engines.scheduler.AgentContext` is current (``""`` outside one).
+    """
 
     def __init__(self, inner: LLMEngine) -> None:
         self.inner = inner
         self.name = inner.name
-        self.usage = Usage()
+        self.by_agent: dict[str, Usage] = {}
 
     async def generate(self, request: GenerationRequest) -> GenerationResponse:
         response = await self.inner.generate(request)
-        self.usage.llm_calls += 1
-        self.usage.prompt_tokens += response.prompt_tokens
-        self.usage.completion_tokens += response.completion_tokens
+        agent = current_agent()
+        usage = self.by_agent.setdefault(agent.agent_id if agent is not None else "", Usage())
+        usage.llm_calls += 1
+        usage.prompt_tokens += response.prompt_tokens
+        usage.completion_tokens += response.completion_tokens
         return response
+
+    def take(self, agent_id: str) -> Usage:
+        """The usage charged to ``agent_id``, forgotten here."""
+        return self.by_agent.pop(agent_id, None) or Usage()
 
     async def aclose(self) -> None:
         return  # the run owns the shared engine
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
-
-
-async def run_concurrently(
-    items: Sequence[T],
-    worker: Callable[[T], Awaitable[R]],
-    on_done: Callable[[R], None],
-    concurrency: int,
-) -> None:
-    """Run ``worker`` over ``items``, at most ``concurrency`` at once; ``on_done`` as each ends.
-
-    The one place that decides how questions are scheduled, so it can be swapped for a
-    scheduler-aware runtime. ``worker`` must not raise (it records failures itself).
-    """
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(item: T) -> None:
-        async with gate:
-            result = await worker(item)
-        on_done(result)
-
-    tasks = [asyncio.ensure_future(one(item)) for item in items]
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def is_masked(example_id: str, fraction: float, seed: int) -> bool:
@@ -170,91 +153,67 @@ def make_engine(config: EngineConfig) -> LLMEngine:
 
 
 @dataclass
+class QuestionRun:
+    """One question from the moment its agent starts: what its result needs besides the answer."""
+
+    example: EvalExample
+    masked: bool
+    hidden: list[str]
+    log: ActionLog = field(default_factory=ActionLog)
+    started: float = field(default_factory=time.time)
+    clock: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
 class RunContext:
     config: RunConfig
-    engine: LLMEngine
+    engine: MeteredEngine
     sandbox: Sandbox | None
 
-    async def evaluate(self, example: EvalExample) -> QuestionResult:
+    def begin(self, example: EvalExample) -> QuestionRun:
         masked = is_masked(example.id, self.config.mask_gold, self.config.mask_seed)
-        hidden = example.gold_ids if masked else []
-        view = None
-        if self.sandbox is not None:
-            view = self.sandbox.view(hide_ids=hidden,
-                                     hide_titles=example.gold_titles if masked else [])
-        log = view.log if view is not None else ActionLog()
-        retriever = view.retriever() if view is not None else EmptyRetriever()
-        meter = MeteredEngine(self.engine)
-        trace: list[TraceEvent] = []
-        started, clock = time.time(), time.perf_counter()
-        answer: Answer | None = None
-        error: ErrorInfo | None = None
-        try:
-            answer = await asyncio.wait_for(
-                self._answer(example.question, meter, retriever, trace), self.config.timeout_s
-            )
-        except TimeoutError:
-            error = ErrorInfo(type="TimeoutError", code="timeout",
-                              message=f"no answer within {self.config.timeout_s:g} s")
-        except Exception as exc:  # noqa: BLE001 -- one agent's crash must not end the run
-            error = _error_info(exc)
-        wall = time.perf_counter() - clock
-        return self._result(example, masked, hidden, answer, error, trace, log, meter, started,
-                            wall)
+        return QuestionRun(example=example, masked=masked,
+                           hidden=example.gold_ids if masked else [])
 
-    async def _answer(
-        self, question: str, engine: LLMEngine, retriever: Any, trace: list[TraceEvent]
-    ) -> Answer:
-        from sleuth.graphs.registry import build_graph, run_config
+    def retriever(self, run: QuestionRun) -> Retriever:
+        """The question's own sandbox view: its gold hidden when masked, logging to ``run.log``."""
+        if self.sandbox is None:
+            return EmptyRetriever()
+        view = self.sandbox.view(hide_ids=run.hidden, log=run.log,
+                                 hide_titles=run.example.gold_titles if run.masked else [])
+        return view.retriever()
 
-        graph = build_graph(self.config.method, engine=engine, retriever=retriever,
-                            options=self.config.options)
-        answer: Answer | None = None
-        async for chunk in graph.astream({"question": question}, config=run_config(),
-                                         stream_mode="updates"):
-            for update in (chunk or {}).values():
-                trace.extend((update or {}).get("trace", []))  # kept even if a later step fails
-                answer = (update or {}).get("answer", answer)
-        if not isinstance(answer, Answer):
-            raise EvalError(f"Method {self.config.method!r} finished without an answer.")
-        return answer
-
-    def _result(
-        self, example: EvalExample, masked: bool, hidden: list[str], answer: Answer | None,
-        error: ErrorInfo | None, trace: list[TraceEvent], log: ActionLog, meter: MeteredEngine,
-        started: float, wall: float,
-    ) -> QuestionResult:
+    def finish(self, run: QuestionRun, outcome: Outcome, agent: AgentContext) -> QuestionResult:
         from sleuth.agents.answers import is_non_answer
 
+        wall = time.perf_counter() - run.clock
+        answer = outcome if isinstance(outcome, Answer) else None
+        failure = outcome if isinstance(outcome, AgentFailure) else None
         prediction = answer.text if answer is not None else ""
         abstained = answer is not None and (answer.abstained or is_non_answer(prediction))
-        if answer is not None:
-            trace = list(answer.trace) or trace
-        if error is not None:
-            trace = [*trace, ErrorEvent(message=error.message, code=error.code)]
-        usage = meter.usage.model_copy()
-        usage.searches = log.count("search") if self.sandbox else (
-            answer.usage.searches if answer else 0)
-        usage.opens = log.count("open")
+        trace = list(answer.trace) if answer is not None else []
+        error = None
+        if failure is not None:
+            error = ErrorInfo(type=failure.error, code=failure.code, message=failure.message,
+                              traceback=failure.traceback)
+            trace = [*failure.trace, ErrorEvent(message=error.message, code=error.code)]
+        usage = self.engine.take(agent.agent_id)
+        usage.searches = run.log.count("search") if self.sandbox is not None else agent.searches
+        usage.opens = run.log.count("open")
         usage.wall_s = wall
+        example = run.example
         metrics = question_metrics(
-            prediction, example.answers, abstained=abstained, masked=masked,
-            gold_ids=example.gold_ids, seen_ids=log.seen_ids(), error=error is not None,
+            prediction, example.answers, abstained=abstained, masked=run.masked,
+            gold_ids=example.gold_ids, seen_ids=run.log.seen_ids(), error=error is not None,
         )
         return QuestionResult(
             id=example.id, question=example.question, gold=example.answers,
-            gold_ids=example.gold_ids, masked=masked, hidden_ids=hidden, prediction=prediction,
-            abstained=abstained, citations=answer.citations if answer else [], metrics=metrics,
-            usage=usage, trace=trace, actions=log.actions, error=error,
-            method=self.config.method, started=started, finished=time.time(),
+            gold_ids=example.gold_ids, masked=run.masked, hidden_ids=run.hidden,
+            prediction=prediction, abstained=abstained,
+            citations=answer.citations if answer else [], metrics=metrics, usage=usage,
+            trace=trace, actions=run.log.actions, error=error, method=self.config.method,
+            started=run.started, finished=time.time(),
         )
-
-
-def _error_info(exc: BaseException) -> ErrorInfo:
-    code = exc.code if isinstance(exc, SleuthError) else "agent_error"
-    tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])
-    return ErrorInfo(type=type(exc).__name__, code=code, message=str(exc) or type(exc).__name__,
-                     traceback=tail[-4000:])
 
 
 def open_sandbox(config: RunConfig, dataset: Dataset, progress: bool) -> Sandbox | None:
@@ -315,7 +274,7 @@ async def run_eval(
         done = {row.get("id") for row in results.recover()}
         todo = [e for e in dataset.examples if e.id not in done]
         engine = engine or make_engine(config.engine)
-        ctx = RunContext(config=config, engine=engine, sandbox=sandbox)
+        ctx = RunContext(config=config, engine=MeteredEngine(engine), sandbox=sandbox)
         errors = await _run_todo(ctx, todo, results, len(dataset.examples), progress)
     finally:
         results.close()
@@ -333,9 +292,16 @@ async def _run_todo(
     bar = tqdm(total=total, initial=total - len(todo), desc=ctx.config.method, unit="q",
                file=sys.stderr, disable=not progress, dynamic_ncols=True)
     counts = {"errors": 0, "correct": 0, "done": 0}
+    runs: dict[int, QuestionRun] = {}
 
-    def on_done(result: QuestionResult) -> None:
-        results.append(result.model_dump(mode="json"))
+    def retriever_for(index: int) -> Retriever:
+        run = runs[index] = ctx.begin(todo[index])
+        return ctx.retriever(run)
+
+    def on_result(index: int, outcome: Outcome, agent: AgentContext) -> None:
+        run = runs.pop(index) if index in runs else ctx.begin(todo[index])
+        result = ctx.finish(run, outcome, agent)
+        results.append(result.model_dump(mode="json"))  # one fsynced line, as it ends
         counts["done"] += 1
         counts["errors"] += result.error is not None
         counts["correct"] += result.metrics.correct
@@ -344,7 +310,10 @@ async def _run_todo(
         bar.update(1)
 
     try:
-        await run_concurrently(todo, ctx.evaluate, on_done, ctx.config.concurrency)
+        await run_many([e.question for e in todo], engine=ctx.engine, retriever_for=retriever_for,
+                       method=ctx.config.method, options=ctx.config.options,
+                       concurrency=ctx.config.concurrency, timeout_s=ctx.config.timeout_s,
+                       on_result=on_result)
     finally:
         bar.close()
     return counts["errors"]
@@ -355,11 +324,11 @@ __all__ = [
     "ErrorInfo",
     "MeteredEngine",
     "QuestionResult",
+    "QuestionRun",
     "RunContext",
     "RunSummary",
     "is_masked",
     "make_engine",
     "open_sandbox",
-    "run_concurrently",
     "run_eval",
 ]

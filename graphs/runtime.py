@@ -1,13 +1,16 @@
 """Run many agent graphs at once against shared engines and retrievers.
 
 :func:`run_many` answers a list of questions concurrently, each through the method
-registry's :func:`~sleuth.graphs.registry.ask`. Every agent runs in its own task with an
+registry. Every agent runs in its own task with an
 :class:`~sleuth.engines.scheduler.AgentContext` set, so a
 :class:`~sleuth.engines.scheduler.ScheduledEngine` sees each call's agent state (searches
-done, question age, context length) without the graph passing it along.
+done, question age, context length) without the graph passing it along. The engine is shared; the retriever is
+shared too, or made per question by ``retriever_for`` (an eval's sandbox view, with its own
+action log and masking, say).
 
 Failures stay with their agent: an agent that raises, times out or hits a dead backend is
-recorded as an :class:`AgentFailure` in its slot and the others continue. Cancelling
+recorded as an :class:`AgentFailure` in its slot, with the trace it had so far, and the others
+continue. Cancelling
 ``run_many`` cancels every agent in flight and waits for them, so no task outlives it;
 results finished before the cancellation have already gone to ``on_result``.
 """
@@ -16,9 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from pydantic import Field
 
 from sleuth.engines.base import LLMEngine
 from sleuth.engines.scheduler import (
@@ -29,9 +35,9 @@ from sleuth.engines.scheduler import (
     current_agent,
 )
 from sleuth.errors import ConfigError, SleuthError
-from sleuth.graphs.registry import ask, make_options
+from sleuth.graphs.registry import build_graph, make_options, run_config
 from sleuth.retrieval.base import Retriever
-from sleuth.types import Answer, SearchHit, StrictModel
+from sleuth.types import Answer, SearchHit, StrictModel, TraceEvent
 
 
 class AgentFailure(StrictModel):
@@ -46,10 +52,15 @@ class AgentFailure(StrictModel):
     message: str
     elapsed_s: float
     """Seconds from the question's arrival to the failure."""
+    traceback: str = ""
+    """The last frames of the exception's traceback (empty for a timeout)."""
+    trace: list[TraceEvent] = Field(default_factory=list)
+    """The agent's trace up to the failure."""
 
 
 Outcome = Answer | AgentFailure
 ResultCallback = Callable[[int, Outcome, AgentContext], None]
+RetrieverFactory = Callable[[int], Retriever]
 
 
 class AgentTrackingRetriever:
@@ -81,7 +92,8 @@ async def run_many(
     questions: Sequence[str],
     *,
     engine: LLMEngine,
-    retriever: Retriever,
+    retriever: Retriever | None = None,
+    retriever_for: RetrieverFactory | None = None,
     method: str = "search-r1",
     options: StrictModel | dict[str, Any] | None = None,
     concurrency: int = 16,
@@ -94,6 +106,10 @@ async def run_many(
 ) -> list[Outcome]:
     """Answer ``questions`` concurrently; one :class:`Answer` or :class:`AgentFailure` each.
 
+    Pass one shared ``retriever``, or ``retriever_for``: it is called with a question's index
+    when that question's agent starts (after the concurrency gate, inside its timeout) and
+    gives the retriever that agent alone uses (the caller closes it). ``on_result(index, outcome, agent)`` runs as
+    each question finishes, before the others have; if it raises, the run is cancelled.
     ``concurrency`` bounds the agents running at once. ``policy`` (``fifo``, ``priority``,
     ``shortest-remaining`` or a policy object) puts a :class:`ScheduledEngine` with
     ``max_in_flight`` calls (default: ``concurrency``) in front of ``engine``; pass an
@@ -104,9 +120,9 @@ async def run_many(
     ``usage.wall_s`` is its end-to-end latency: from arrival to answer, on the loop clock.
     """
     _check(questions, concurrency, arrivals)
+    make_retriever = _retriever_factory(retriever, retriever_for)
     opts = options if isinstance(options, StrictModel) else make_options(method, options)
     scheduled = _scheduled(engine, policy, max_in_flight or concurrency)
-    tracking = AgentTrackingRetriever(retriever)
     loop = asyncio.get_running_loop()
     start = loop.time()
     gate = asyncio.Semaphore(concurrency)
@@ -121,8 +137,8 @@ async def run_many(
         async with gate:
             with agent_context(agent):
                 outcome = await _answer_one(
-                    index, questions[index], agent, timeout_s,
-                    engine=scheduled, retriever=tracking, method=method, options=opts,
+                    index, questions[index], agent, timeout_s, make_retriever,
+                    engine=scheduled, method=method, options=opts,
                 )
         results[index] = outcome
         if bar is not None:
@@ -144,32 +160,75 @@ async def _answer_one(
     question: str,
     agent: AgentContext,
     timeout_s: float | None,
+    make_retriever: RetrieverFactory,
     **kwargs: Any,
 ) -> Outcome:
     loop = asyncio.get_running_loop()
+    trace: list[TraceEvent] = []
     try:
-        call = ask(question, **kwargs)
-        answer: Answer = await (asyncio.wait_for(call, timeout_s) if timeout_s is not None else call)
+        async with asyncio.timeout(timeout_s):  # in this task: a cancel unwinds the graph here
+            answer = await _stream_answer(index, question, trace, make_retriever, **kwargs)
     except asyncio.CancelledError:
         raise
     except TimeoutError:
-        return _failure(index, question, agent, "timeout", "TimeoutError",
-                        f"no answer within {timeout_s} s", loop.time())
+        return _failure(index, question, agent, trace, loop.time(), code="timeout",
+                        error="TimeoutError", message=f"no answer within {timeout_s:g} s")
     except Exception as exc:  # noqa: BLE001 - one agent's failure must not stop the others
         code = exc.code if isinstance(exc, SleuthError) else "agent_error"
         message = exc.message if isinstance(exc, SleuthError) else str(exc)
-        return _failure(index, question, agent, code, type(exc).__name__, message, loop.time())
+        tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])
+        return _failure(index, question, agent, trace, loop.time(), code=code,
+                        error=type(exc).__name__, message=message, frames=tail[-4000:])
     answer.usage.wall_s = loop.time() - agent.arrival_s
     return answer
 
 
+async def _stream_answer(
+    index: int,
+    question: str,
+    trace: list[TraceEvent],
+    make_retriever: RetrieverFactory,
+    *,
+    engine: LLMEngine,
+    method: str,
+    options: StrictModel,
+) -> Answer:
+    """Run the method's graph, keeping ``trace`` current so a failure still has it."""
+    retriever = AgentTrackingRetriever(make_retriever(index))
+    graph = build_graph(method, engine=engine, retriever=retriever, options=options)
+    state: dict[str, Any] = {}
+    async for state in graph.astream({"question": question}, config=run_config(),
+                                     stream_mode="values"):
+        trace[:] = state.get("trace", trace)
+    answer = state.get("answer")
+    if not isinstance(answer, Answer):
+        raise SleuthError(f"Method {method!r} finished without an answer.",
+                          hint="its graph must leave an Answer in state['answer']")
+    answer.method = method
+    return answer
+
+
 def _failure(
-    index: int, question: str, agent: AgentContext, code: str, error: str, message: str, now: float
+    index: int, question: str, agent: AgentContext, trace: list[TraceEvent], now: float,
+    *, code: str, error: str, message: str, frames: str = "",
 ) -> AgentFailure:
     return AgentFailure(
-        index=index, question=question, code=code, error=error,
-        message=message or error, elapsed_s=now - agent.arrival_s,
+        index=index, question=question, code=code, error=error, message=message or error,
+        elapsed_s=now - agent.arrival_s, traceback=frames, trace=list(trace),
     )
+
+
+def _retriever_factory(
+    retriever: Retriever | None, retriever_for: RetrieverFactory | None
+) -> RetrieverFactory:
+    if retriever is not None and retriever_for is None:
+        shared = retriever
+        return lambda index: shared
+    if retriever_for is not None and retriever is None:
+        return retriever_for
+    raise ConfigError("run_many takes one of retriever= and retriever_for=.",
+                      hint="retriever is shared by every agent; retriever_for(index) "
+                           "gives each question its own")
 
 
 async def _wait_all(tasks: list[asyncio.Task[None]]) -> None:
@@ -178,7 +237,8 @@ async def _wait_all(tasks: list[asyncio.Task[None]]) -> None:
         await asyncio.gather(*tasks)
     except BaseException:
         for task in tasks:
-            task.cancel()
+            if not task.cancelling():  # a second cancel would cut short an agent's cleanup
+                task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
 
@@ -208,4 +268,4 @@ def _progress(total: int, label: str) -> Any:
     return tqdm(total=total, desc=label, unit="q", file=sys.stderr, leave=False)
 
 
-__all__ = ["AgentFailure", "AgentTrackingRetriever", "Outcome", "run_many"]
+__all__ = ["AgentFailure", "AgentTrackingRetriever", "Outcome", "RetrieverFactory", "run_many"]

@@ -15,7 +15,7 @@ from sleuth.engines.base import GenerationRequest, GenerationResponse
 from sleuth.engines.scripted import ScriptedEngine
 from sleuth.errors import ConfigError, DatasetError, EvalError, ResumeMismatchError
 from sleuth.evals.rundir import RESULTS_FILE, RUN_FILE, EngineConfig, RunConfig
-from sleuth.evals.runner import is_masked, run_concurrently, run_eval
+from sleuth.evals.runner import is_masked, run_eval
 from sleuth.evals.scripted import scripted_reply
 from sleuth.graphs.registry import MethodSpec, register_method
 from sleuth.types import Answer, SearchEvent, StrictModel, TraceEvent
@@ -213,20 +213,31 @@ async def test_concurrency_bounds_questions_in_flight(eval_sandbox_dir: Path, tm
     await run_eval(_config(eval_sandbox_dir, limit=8, concurrency=3), tmp_path / "c",
                    engine=engine, progress=False)  # type: ignore[arg-type]
     assert engine.peak == 3
-    assert len(_rows(tmp_path / "c")) == 8
+    rows = _rows(tmp_path / "c")
+    assert len(rows) == 8
+    for row in rows:  # questions ran side by side, yet each has its own log and usage
+        searches = [e["ids"] for e in row["trace"] if e["type"] == "search"]
+        assert searches == [a["ids"] for a in row["actions"] if a["tool"] == "search"]
+        assert row["usage"]["llm_calls"] == 2 and row["usage"]["searches"] == len(searches)
 
 
-async def test_run_concurrently_cancels_the_rest_when_interrupted() -> None:
-    started: list[int] = []
-
-    async def worker(i: int) -> int:
-        started.append(i)
-        await asyncio.sleep(10)
-        return i
-
-    task = asyncio.ensure_future(run_concurrently(range(10), worker, lambda r: None, 4))
-    await asyncio.sleep(0.05)
-    task.cancel()
+async def test_a_cancelled_run_keeps_finished_lines_and_resumes_the_rest(
+    eval_sandbox_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "cancelled"
+    before = asyncio.all_tasks()
+    run = asyncio.ensure_future(run_eval(_config(eval_sandbox_dir, limit=8, concurrency=2), out,
+                                         engine=_CountingEngine(), progress=False))  # type: ignore[arg-type]
+    while not (out / RESULTS_FILE).exists() or not _rows(out):
+        await asyncio.sleep(0.01)
+    run.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await task
-    assert started == [0, 1, 2, 3]
+        await run
+    assert asyncio.all_tasks() - before - {asyncio.current_task()} == set()
+    finished = [r["id"] for r in _rows(out)]  # every line whole: json.loads would fail otherwise
+    assert 1 <= len(finished) < 8
+    summary = await run_eval(_config(eval_sandbox_dir, limit=8, concurrency=2), out, resume=True,
+                             engine=_engine(), progress=False)
+    assert (summary.skipped, summary.ran) == (len(finished), 8 - len(finished))
+    ids = [r["id"] for r in _rows(out)]
+    assert ids[: len(finished)] == finished and len(ids) == len(set(ids)) == 8

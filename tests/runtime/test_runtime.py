@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, TypedDict
+import operator
+from typing import Annotated, Any, TypedDict
 
 import pytest
 from langgraph.graph import END, START, StateGraph
@@ -16,7 +17,7 @@ from sleuth.graphs.registry import MethodSpec, register_method
 from sleuth.graphs.runtime import AgentFailure, run_many
 from sleuth.retrieval.base import Retriever
 from sleuth.retrieval.batcher import BatchingRetriever
-from sleuth.types import Answer, Passage, SearchHit, StrictModel
+from sleuth.types import Answer, Passage, SearchEvent, SearchHit, StrictModel, TraceEvent
 
 
 class LoopOptions(StrictModel):
@@ -26,14 +27,17 @@ class LoopOptions(StrictModel):
 class LoopState(TypedDict, total=False):
     question: str
     done: int
+    trace: Annotated[list[TraceEvent], operator.add]
     answer: Answer
 
 
 def loop_graph(engine: LLMEngine, retriever: Retriever, options: LoopOptions) -> Any:
-    """think -> search, ``options.searches`` times, then answer with the last thought."""
+    """think -> search, ``options.searches`` times, then answer with the last thought.
+
+    A question with ``boom`` in it raises after its first search."""
 
     async def think(state: LoopState) -> dict[str, Any]:
-        if "boom" in state["question"]:
+        if "boom" in state["question"] and state.get("done", 0) >= 1:
             raise ValueError("this agent is broken")
         response = await engine.generate(GenerationRequest(prompt=f"{state['question']}|{state.get('done', 0)}"))
         if state.get("done", 0) >= options.searches:
@@ -41,8 +45,9 @@ def loop_graph(engine: LLMEngine, retriever: Retriever, options: LoopOptions) ->
         return {}
 
     async def search(state: LoopState) -> dict[str, Any]:
-        await retriever.search([state["question"]], 1)
-        return {"done": state.get("done", 0) + 1}
+        hits = (await retriever.search([state["question"]], 1))[0]
+        event = SearchEvent(query=state["question"], ids=[h.passage.id for h in hits])
+        return {"done": state.get("done", 0) + 1, "trace": [event]}
 
     graph = StateGraph(LoopState)
     graph.add_node("think", think)
@@ -120,7 +125,36 @@ async def test_an_agent_that_raises_is_recorded_and_the_others_continue() -> Non
     failure = out[1]
     assert isinstance(failure, AgentFailure)
     assert (failure.index, failure.code, failure.error) == (1, "agent_error", "ValueError")
-    assert "broken" in failure.message
+    assert "broken" in failure.message and "this agent is broken" in failure.traceback
+    assert [(e.type, e.query) for e in failure.trace] == [("search", "boom")], "the trace so far"
+
+
+class RecordingRetriever(SleepyRetriever):
+    def __init__(self) -> None:
+        super().__init__(0.001)
+        self.queries: list[str] = []
+
+    async def search(self, queries: list[str], k: int = 5) -> list[list[SearchHit]]:
+        self.queries.extend(queries)
+        return await super().search(queries, k)
+
+
+async def test_retriever_for_gives_each_agent_its_own_retriever() -> None:
+    made: dict[int, RecordingRetriever] = {}
+
+    def retriever_for(index: int) -> RecordingRetriever:
+        assert index not in made, "one retriever per question"
+        made[index] = RecordingRetriever()
+        return made[index]
+
+    questions = [f"q{i}" for i in range(5)]
+    seen: list[tuple[int, int]] = []
+    out = await run_many(questions, engine=ScriptedEngine(responder=lambda r: "ok"),
+                         retriever_for=retriever_for, method="test-loop", concurrency=3,
+                         on_result=lambda i, o, a: seen.append((i, a.searches)))
+    assert all(isinstance(o, Answer) for o in out)
+    assert {i: r.queries for i, r in made.items()} == {i: [q, q] for i, q in enumerate(questions)}
+    assert sorted(seen) == [(i, 2) for i in range(5)], "searches still reach the agent's context"
 
 
 async def test_engine_timeouts_and_question_timeouts_fail_only_their_agent() -> None:
@@ -209,5 +243,9 @@ async def test_bad_arguments_are_config_errors() -> None:
         await run_many(["a", "b"], arrivals=[0.0], **kwargs)
     with pytest.raises(ConfigError, match="concurrency"):
         await run_many(["a"], concurrency=0, **kwargs)
+    with pytest.raises(ConfigError, match="retriever_for"):
+        await run_many(["a"], engine=ScriptedEngine(), method="test-loop")
+    with pytest.raises(ConfigError, match="retriever_for"):
+        await run_many(["a"], retriever_for=lambda i: SleepyRetriever(), **kwargs)
     with pytest.raises(ConfigError, match="Unknown method"):
         await run_many(["a"], engine=ScriptedEngine(), retriever=SleepyRetriever(), method="nope")
