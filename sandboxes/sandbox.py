@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import ValidationError
 
 from sleuth.errors import IndexNotFoundError, SandboxError
 from sleuth.retrieval.base import Retriever
-from sleuth.sandboxes.actionlog import ActionLog
+from sleuth.sandboxes.actionlog import ActionLog, Tool
 from sleuth.sandboxes.pages import (
     PAGES_FILE,
     IndexPageStore,
@@ -288,13 +288,13 @@ class SandboxView:
                 return ToolResult(tool="find", find=await self.find(**args))
         except SandboxError as exc:
             return ToolResult(
-                tool=tool,
+                tool=cast(Tool, tool),  # only the three known tools reach here
                 error=ToolError(code=str(exc.details.get("kind", exc.code)), message=exc.message,
                                 hint=exc.hint),
             )
         except TypeError as exc:  # wrong argument names from a model's tool call
             return ToolResult(
-                tool=tool,
+                tool=cast(Tool, tool),
                 error=ToolError(code="bad_argument", message=f"Bad arguments for {tool}: {exc}"),
             )
         raise _bad_argument(f"Unknown tool {tool!r}; the tools are search, open and find.")

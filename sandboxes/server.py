@@ -24,7 +24,8 @@ import re
 import threading
 import time
 import uuid
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, Field
 
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 
 MAX_BODY_BYTES = 64 * 1024
 _PATH_LIKE = re.compile(r"^[/\\~]|^[A-Za-z]:[/\\]|(^|[/\\])\.\.([/\\]|$)|^[a-z]+://|[\x00-\x1f]")
+
+T = TypeVar("T")
 
 
 def _not_a_path(value: str) -> str:
@@ -207,7 +210,7 @@ def _add_routes(app: FastAPI, sessions: Sessions) -> None:
         return await _tool(sessions.get(session_id).find(request.title_or_id, request.pattern))
 
 
-async def _tool(call: Any) -> Any:
+async def _tool(call: Awaitable[T]) -> T:
     try:
         return await call
     except SandboxError as exc:
