@@ -104,10 +104,12 @@ def format_markdown(table: dict[str, dict[str, float]]) -> str:
     lines = [
         "# Retrieval quality on the HotpotQA sandbox",
         "",
-        f"Recall@k of the gold paragraphs (two per question), averaged over {n} questions, "
-        "searching all 19,394 sandbox paragraphs. BM25: Sleuth's, k1=0.9, b=0.4, English "
-        "stemming and stopwords. Dense: all-MiniLM-L6-v2, exact inner-product search. Hybrid: "
-        "the top 50 of each, fused.",
+        (
+            f"Recall@k of the gold paragraphs (two per question), averaged over {n} questions, "
+            "searching all 19,394 sandbox paragraphs. BM25: Sleuth's, k1=0.9, b=0.4, English "
+            "stemming and stopwords. Dense: all-MiniLM-L6-v2, exact inner-product search. "
+            "Hybrid: the top 50 of each, fused."
+        ),
         "",
         "Produced by `sleuth bench retrieval --quality --out docs/retrieval-quality.md`.",
         "",
