@@ -61,7 +61,10 @@ class RowStore(PassageStore, Protocol):
 class StoredRetriever(Retriever, Protocol):
     """A retriever opened from an index directory: it exposes its passage store."""
 
-    store: RowStore
+    @property
+    def store(self) -> RowStore:
+        """The id -> passage lookup of the index (read-only, so backends may narrow it)."""
+        ...
 
 
 __all__ = ["PassageStore", "Retriever", "RowStore", "StoredRetriever"]

@@ -20,6 +20,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from pydantic import Field
@@ -242,7 +243,9 @@ def load_index(
         store.close()
         raise
     retriever.manifest = manifest
-    return retriever
+    # _open_parts always hands the index's own store to the hybrid retriever, whose store is
+    # optional only when users compose one by hand.
+    return cast(StoredRetriever, retriever)
 
 
 def _open_parts(directory: Path, manifest: IndexManifest, store: OffsetPassageStore,
