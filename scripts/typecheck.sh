@@ -10,4 +10,4 @@ mkdir -p "$TREE/sleuth"
 for f in "$ROOT"/sleuth/*; do ln -s "$f" "$TREE/sleuth/"; done
 for d in engines retrieval agents graphs sandboxes evals; do ln -s "$ROOT/$d" "$TREE/sleuth/$d"; done
 cd "$TREE"
-exec "${MYPY:-mypy}" --config-file "$ROOT/pyproject.toml" -p sleuth "$@"
+exec "${PYTHON:-python3}" -m mypy --config-file "$ROOT/pyproject.toml" -p sleuth "$@"
