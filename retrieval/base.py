@@ -6,7 +6,8 @@ passes the conformance suite in ``tests/retrieval/``.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+import asyncio
+from typing import Any, Protocol, runtime_checkable
 
 from sleuth.types import Passage, SearchHit
 
@@ -67,4 +68,32 @@ class StoredRetriever(Retriever, Protocol):
         ...
 
 
-__all__ = ["PassageStore", "Retriever", "RowStore", "StoredRetriever"]
+class RowScoringRetriever:
+    """``search`` and ``search_sync`` for retrievers that score rows of a :class:`RowStore`.
+
+    A subclass sets ``store`` and implements ``search_rows(queries, k)``, returning one
+    ``(rows, scores)`` pair of arrays per query, best first. Searching runs in a worker
+    thread, so it never blocks the event loop.
+    """
+
+    store: RowStore
+
+    def search_rows(self, queries: list[str], k: int) -> list[tuple[Any, Any]]:
+        raise NotImplementedError
+
+    def search_sync(self, queries: list[str], k: int = 5) -> list[list[SearchHit]]:
+        """Blocking form of :meth:`search`."""
+        return [
+            [SearchHit(passage=self.store.by_row(int(r)), score=float(s), rank=i)
+             for i, (r, s) in enumerate(zip(rows, scores, strict=True))]
+            for rows, scores in self.search_rows(queries, k)
+        ]
+
+    async def search(self, queries: list[str], k: int = 5) -> list[list[SearchHit]]:
+        """Top-``k`` hits per query."""
+        if not queries:
+            return []
+        return await asyncio.to_thread(self.search_sync, queries, k)
+
+
+__all__ = ["PassageStore", "Retriever", "RowScoringRetriever", "RowStore", "StoredRetriever"]

@@ -14,7 +14,6 @@ memory-mapped.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -29,11 +28,11 @@ import numpy as np
 from pydantic import Field
 
 from sleuth.errors import IndexCorruptError
-from sleuth.retrieval.base import RowStore
+from sleuth.retrieval.base import RowScoringRetriever, RowStore
 from sleuth.retrieval.bm25_kernels import TopKScorer
 from sleuth.retrieval.memory_store import MemoryPassageStore
 from sleuth.retrieval.tokenize import Tokenizer, TokenizerConfig
-from sleuth.types import Passage, SearchHit, StrictModel
+from sleuth.types import Passage, StrictModel
 
 if TYPE_CHECKING:
     from sleuth.retrieval.manifest import IndexManifest
@@ -156,7 +155,7 @@ class BM25Arrays:
         return cls(data, indices, indptr, maxw, meta["vocab"], int(meta["num_docs"]))
 
 
-class BM25Retriever:
+class BM25Retriever(RowScoringRetriever):
     """BM25 top-k search over a :class:`BM25Arrays` index and a passage store.
 
     >>> retriever = BM25Retriever.from_passages(passages)
@@ -209,22 +208,6 @@ class BM25Retriever:
 
     def _search_rows_serial(self, queries: list[str], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         return [self.scorer.topk(self.query_terms(q), k) for q in queries]
-
-    def search_sync(self, queries: list[str], k: int = 5) -> list[list[SearchHit]]:
-        """Blocking form of :meth:`search`."""
-        return [
-            [
-                SearchHit(passage=self.store.by_row(int(r)), score=float(s), rank=i)
-                for i, (r, s) in enumerate(zip(rows, scores))
-            ]
-            for rows, scores in self.search_rows(queries, k)
-        ]
-
-    async def search(self, queries: list[str], k: int = 5) -> list[list[SearchHit]]:
-        """Top-``k`` hits per query. Only documents sharing a term with the query are hits."""
-        if not queries:
-            return []
-        return await asyncio.to_thread(self.search_sync, queries, k)
 
     async def aclose(self) -> None:
         if self._pool is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -10,12 +9,12 @@ import numpy as np
 import numpy.typing as npt
 
 from sleuth.errors import ConfigError
-from sleuth.retrieval.base import RowStore
+from sleuth.retrieval.base import RowScoringRetriever, RowStore
 from sleuth.retrieval.bm25 import passage_text
 from sleuth.retrieval.encoder import EncoderSpec
 from sleuth.retrieval.faiss_index import FaissSpec, build_faiss, faiss_module, to_gpus, tune_blas
 from sleuth.retrieval.memory_store import MemoryPassageStore
-from sleuth.types import Passage, SearchHit
+from sleuth.types import Passage
 
 Rows = tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]
 
@@ -31,7 +30,7 @@ class QueryEncoder(Protocol):
     def encode_passages(self, texts: list[str]) -> npt.NDArray[np.float32]: ...
 
 
-class DenseRetriever:
+class DenseRetriever(RowScoringRetriever):
     """Top-k inner-product (or L2) search of encoded queries in a FAISS index.
 
     ``vectors`` (the passage embeddings, usually memory-mapped) enable exact re-ranking of
@@ -123,19 +122,6 @@ class DenseRetriever:
         if self.encoder is None:
             raise ConfigError("This dense retriever has no encoder; use search_vectors")
         return self.search_vectors(self.encoder.encode_queries(queries), k)
-
-    def search_sync(self, queries: list[str], k: int = 5) -> list[list[SearchHit]]:
-        return [
-            [SearchHit(passage=self.store.by_row(int(r)), score=float(s), rank=i)
-             for i, (r, s) in enumerate(zip(rows, scores))]
-            for rows, scores in self.search_rows(queries, k)
-        ]
-
-    async def search(self, queries: list[str], k: int = 5) -> list[list[SearchHit]]:
-        """Top-``k`` hits per query; encoding and search run in a worker thread."""
-        if not queries:
-            return []
-        return await asyncio.to_thread(self.search_sync, queries, k)
 
     async def aclose(self) -> None:
         self.store.close()

@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import Field
 from tqdm import tqdm
 
+from sleuth.atomic import replace_directory
 from sleuth.errors import (
     ConfigError,
     CorpusFormatError,
@@ -118,7 +119,7 @@ def build_index(
                           fusion=fusion or FusionSpec(), progress=progress)
         manifest = _build_into(tmp, reader, plan)
         write_manifest(tmp, manifest)
-        _move_into_place(tmp, out)
+        replace_directory(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -199,16 +200,6 @@ def _build_dense(tmp: Path, corpus_sha: str, plan: _BuildPlan) -> DenseManifest:
         factory=factory_string(settings.faiss, len(vectors), encoder.dim),
         vectors=keep_vectors,
     )
-
-
-def _move_into_place(tmp: Path, out: Path) -> None:
-    if not out.exists():
-        os.rename(tmp, out)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-    os.rename(out, old / "index")
-    os.rename(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def load_index(

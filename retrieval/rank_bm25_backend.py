@@ -8,19 +8,19 @@ uses the Robertson idf with an epsilon floor instead of Lucene's.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 
 import numpy as np
 
 from sleuth._optional import require
+from sleuth.retrieval.base import RowScoringRetriever
 from sleuth.retrieval.bm25 import BM25Params, passage_text
 from sleuth.retrieval.memory_store import MemoryPassageStore
 from sleuth.retrieval.tokenize import Tokenizer
-from sleuth.types import Passage, SearchHit
+from sleuth.types import Passage
 
 
-class RankBM25Retriever:
+class RankBM25Retriever(RowScoringRetriever):
     """BM25 through ``rank_bm25.BM25Okapi``; holds the corpus in memory."""
 
     name = "rank-bm25"
@@ -44,18 +44,6 @@ class RankBM25Retriever:
             order = hits[np.lexsort((hits, -scores[hits]))][:k]
             out.append((order, scores[order]))
         return out
-
-    def search_sync(self, queries: list[str], k: int = 5) -> list[list[SearchHit]]:
-        return [
-            [SearchHit(passage=self.store.by_row(int(r)), score=float(s), rank=i)
-             for i, (r, s) in enumerate(zip(rows, scores))]
-            for rows, scores in self.search_rows(queries, k)
-        ]
-
-    async def search(self, queries: list[str], k: int = 5) -> list[list[SearchHit]]:
-        if not queries:
-            return []
-        return await asyncio.to_thread(self.search_sync, queries, k)
 
     async def aclose(self) -> None:
         """Nothing to release."""

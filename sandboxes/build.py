@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from sleuth.atomic import replace_directory
 from sleuth.errors import CorpusFormatError, UserError
 from sleuth.retrieval.corpus import OnError, iter_corpus
 from sleuth.retrieval.manifest import IndexKind, sha256_file
@@ -49,7 +50,7 @@ def build_sandbox(
     try:
         manifest = _build_into(tmp, source, kind, on_error, progress)
         _write_json_atomic(tmp / MANIFEST_FILE, manifest.model_dump_json(indent=2))
-        _move_into_place(tmp, out)
+        replace_directory(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -109,16 +110,6 @@ def _write_json_atomic(path: Path, text: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
-
-
-def _move_into_place(tmp: Path, out: Path) -> None:
-    if not out.exists():
-        os.rename(tmp, out)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-    os.rename(out, old / "sandbox")
-    os.rename(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 __all__ = ["build_sandbox"]
