@@ -96,14 +96,10 @@ async def ask(
     thread_id: str | None = None,
 ) -> Answer:
     """Answer ``question`` with the named method and return the final :class:`Answer`."""
-    spec = get_method(method)
-    opts = options if isinstance(options, StrictModel) else make_options(method, options)
-    graph = spec.builder(engine, retriever, opts)
-    if checkpointer is not None:
-        graph = graph.builder.compile(checkpointer=checkpointer) if hasattr(graph, "builder") else graph
-    config = {"configurable": {"thread_id": thread_id or uuid.uuid4().hex}, "recursion_limit": 200}
+    graph = build_graph(method, engine=engine, retriever=retriever, options=options,
+                        checkpointer=checkpointer)
     start = time.perf_counter()
-    state = await graph.ainvoke({"question": question}, config=config)
+    state = await graph.ainvoke({"question": question}, config=run_config(thread_id))
     answer: Answer = state["answer"]
     answer.usage.wall_s = time.perf_counter() - start
     answer.method = method
