@@ -8,17 +8,19 @@ they combine; by default both must agree.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import Field
 
 from sleuth.agents.answers import clean_step, extract_answer, first_sentence, is_non_answer
 from sleuth.agents.evidence import format_documents, normalize_answer
+from sleuth.agents.gate import GateOptions
 from sleuth.agents.ledger import EvidenceLedger, EvidenceNote, parse_note, string_check
 from sleuth.agents.prompts import evidence_loop as prompts
 from sleuth.agents.reader import ReaderOptions, output_problem, think_event
 from sleuth.agents.recorder import StepRecorder
-from sleuth.engines.base import ChatMessage, GenerationRequest
+from sleuth.engines.base import ChatMessage, GenerationRequest, GenerationResponse
 from sleuth.types import SearchHit, StrictModel, TraceEvent, Usage
 
 Judgement = Literal["yes", "no", "unclear", "skipped"]
@@ -33,7 +35,12 @@ class EvidenceLoopOptions(ReaderOptions):  # type: ignore[misc, unused-ignore]  
     plan_max_tokens: int = Field(default=24, ge=4, le=128)
     verify: Literal["both", "judge", "string", "either"] = "both"
     """How the judge and the string check combine into "supported"."""
+    judge_min_p_yes: float = Field(default=0.5, gt=0.0, lt=1.0)
+    """The judge says "yes" when its probability of "yes" reaches this (read from the first
+    token's log-probability; engines without log-probabilities use the greedy word)."""
     passage_chars: int = Field(default=500, ge=50)
+    gate: GateOptions | None = None
+    """A retrieve-or-answer gate in front of the loop (``None``: always run the loop)."""
 
 
 class Verification(StrictModel):
@@ -61,6 +68,16 @@ def read_judgement(text: str) -> Judgement:
     if words and words[0] in ("yes", "no"):
         return "yes" if words[0] == "yes" else "no"
     return "unclear"
+
+
+def p_yes(response: GenerationResponse) -> float | None:
+    """The judge's probability of "yes": the first token's probability if it said yes, its
+    complement if it said no; ``None`` without log-probabilities or a yes/no word."""
+    said = read_judgement(response.text)
+    if not response.logprobs or said not in ("yes", "no"):
+        return None
+    p = math.exp(response.logprobs[0].logprob)
+    return p if said == "yes" else 1.0 - p
 
 
 class EvidenceAgent:
@@ -141,9 +158,14 @@ class EvidenceAgent:
                      usage: Usage) -> tuple[Judgement, list[TraceEvent]]:
         user = prompts.judge_message(self.question(question), ledger.facts_text(), answer)
         request = self._request(user, prompts.JUDGE_START, prompts.LINE_STOP, 4)
+        request = request.model_copy(update={"logprobs": True})
         response, elapsed = await self.recorder.generate(request, usage)
         judge = read_judgement(response.text)
-        return judge, [think_event(response, elapsed, text=f"[judge] {judge}")]
+        prob = p_yes(response)
+        if prob is not None:
+            judge = "yes" if prob >= self.opts.judge_min_p_yes else "no"
+        shown = f"{judge} (p_yes {prob:.2f})" if prob is not None else judge
+        return judge, [think_event(response, elapsed, text=f"[judge] {shown}")]
 
     async def plan(self, question: str, ledger: EvidenceLedger, tried: list[str],
                    usage: Usage) -> tuple[str, list[TraceEvent]]:

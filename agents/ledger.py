@@ -3,8 +3,9 @@ the passages behind it.
 
 An evidence note (after EviNote-RAG) lists key facts and uncertain facts, each tagged with
 the document it came from, or says "No useful evidence.". :func:`parse_note` never raises:
-it reads whatever lines it can, maps ``[Doc N]`` to passage ids, and drops claims that
-share too few words with the passage they cite (a model's invented citation).
+it reads whatever lines it can, maps ``[Doc N]`` to passage ids, moves a claim whose cited
+document does not back it to the shown document that does, and drops claims that no shown
+document backs (a model's invented fact).
 """
 
 from __future__ import annotations
@@ -57,10 +58,11 @@ def overlap(claim: str, passage: Passage) -> float:
 
 
 def _ground(claim: str, refs: list[int], passages: list[Passage]) -> list[str]:
-    """The ids of the cited passages that back ``claim``; without a citation, the best match."""
+    """The ids of the cited passages that back ``claim``; without a citation, or with one that
+    does not back it (small models miscount documents), the passage it matches best."""
     cited = [passages[i - 1] for i in refs if 1 <= i <= len(passages)]
     backed = [p.id for p in cited if overlap(claim, p) >= MIN_OVERLAP]
-    if backed or cited:
+    if backed:
         return backed
     scored = sorted(((overlap(claim, p), p.id) for p in passages), reverse=True)
     return [scored[0][1]] if scored and scored[0][0] >= MIN_OVERLAP else []

@@ -25,6 +25,7 @@ from pydantic import Field
 
 from sleuth.agents.answers import is_non_answer
 from sleuth.agents.evidence import normalize_answer
+from sleuth.agents.gate import GateOptions
 from sleuth.agents.reader import ReaderOptions
 from sleuth.types import Passage, StrictModel
 
@@ -61,6 +62,8 @@ class MCTSOptions(ReaderOptions):  # type: ignore[misc, unused-ignore]  # mypy c
     """Engine calls for the whole search; the search stops when it is spent."""
     top_k: int = Field(default=3, ge=1, le=20)
     """Passages per retrieval action."""
+    gate: GateOptions | None = None
+    """A retrieve-or-answer gate in front of the search (``None``: always search)."""
     step_max_tokens: int = Field(default=64, ge=8, le=512)
     """Token budget of a reasoning step or a sub-question."""
     summary_max_tokens: int = Field(default=128, ge=16, le=1024)

@@ -4,6 +4,7 @@ Every loader yields :class:`EvalExample` (id, question, gold answers, gold evide
 where the dataset has them). Names::
 
     hotpotqa-sandbox     1,448 HotpotQA questions with gold paragraph ids (main benchmark)
+    hotpotqa-tune        its questions 1,001-1,448: tune prompts here, report on the first 1,000
     musique-mini         100 MuSiQue questions with gold paragraph ids and their corpus
     musique-dev          2,417 MuSiQue dev questions, answers only
     2wikimultihopqa-dev  12,576 2WikiMultihopQA dev questions, answers only
@@ -60,6 +61,8 @@ class DatasetSpec:
     description: str
     corpus: str | None = None
     """The corpus holding the gold evidence, inside the shared data folder."""
+    first: int = 0
+    """Skip the file's first questions (a split cut from a longer file)."""
 
 
 @dataclass
@@ -154,6 +157,10 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec("hotpotqa-sandbox", "hotpotqa_sandbox/questions.jsonl.gz", parse_hotpotqa,
                     "1,448 HotpotQA questions with gold paragraphs in the sandbox corpus",
                     corpus="hotpotqa_sandbox/corpus.jsonl.gz"),
+        DatasetSpec("hotpotqa-tune", "hotpotqa_sandbox/questions.jsonl.gz", parse_hotpotqa,
+                    "questions 1,001-1,448 of hotpotqa-sandbox, for tuning prompts and thresholds "
+                    "(reported results use the first 1,000)",
+                    corpus="hotpotqa_sandbox/corpus.jsonl.gz", first=1000),
         DatasetSpec("musique-mini", "musique_mini/questions.jsonl.gz", parse_musique,
                     "100 MuSiQue (train) questions, 2-4 hops, with their paragraph corpus",
                     corpus="musique_mini/corpus.jsonl.gz"),
@@ -264,14 +271,14 @@ def load_dataset(
             path=str(path),
         )
     corpus = root / spec.corpus if spec.corpus else None
-    return _load_file(path, spec.parser, spec.name, corpus, spec.description, limit)
+    return _load_file(path, spec.parser, spec.name, corpus, spec.description, limit, spec.first)
 
 
 def _load_file(
     path: Path, parser: Parser, name: str, corpus: Path | None, description: str,
-    limit: int | None,
+    limit: int | None, first: int = 0,
 ) -> Dataset:
-    examples = read_examples(path, parser)
+    examples = read_examples(path, parser)[first:]
     if limit is not None:
         examples = examples[: max(limit, 0)]
     return Dataset(name=name, path=path, sha256=sha256_file(path), examples=examples,

@@ -29,6 +29,7 @@ from sleuth.agents.ledger import Claim, EvidenceLedger
 from sleuth.agents.reader import build_answer
 from sleuth.agents.recorder import StepRecorder
 from sleuth.engines.base import LLMEngine
+from sleuth.graphs.gated import with_gate
 from sleuth.graphs.registry import MethodSpec, register_checkpoint_types, register_method
 from sleuth.retrieval.base import Retriever
 from sleuth.types import Answer, Citation, InformationEvent, NoteEvent, SearchHit, TraceEvent, Usage
@@ -151,7 +152,8 @@ class EvidenceLoopNodes:
 def evidence_loop_graph(engine: LLMEngine, retriever: Retriever,
                         options: EvidenceLoopOptions | None = None) -> Any:
     """Compile the EvidenceLoop graph (see the module docstring for its shape)."""
-    nodes = EvidenceLoopNodes(engine, retriever, options or EvidenceLoopOptions())
+    opts = options or EvidenceLoopOptions()
+    nodes = EvidenceLoopNodes(engine, retriever, opts)
     graph = StateGraph(EvidenceState)
     for name in ("start", "retrieve", "note", "draft", "verify", "plan", "finish"):
         graph.add_node(name, getattr(nodes, name))
@@ -163,7 +165,7 @@ def evidence_loop_graph(engine: LLMEngine, retriever: Retriever,
     graph.add_conditional_edges("verify", nodes.after_verify, ["plan", "finish"])
     graph.add_conditional_edges("plan", nodes.after_plan, ["retrieve", "finish"])
     graph.add_edge("finish", END)
-    return graph.compile()
+    return with_gate(graph, engine, retriever, opts.gate, opts)
 
 
 register_method(

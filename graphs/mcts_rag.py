@@ -39,6 +39,7 @@ from sleuth.agents.mcts_actions import MCTSActor, action_cost
 from sleuth.agents.reader import build_answer
 from sleuth.agents.recorder import StepRecorder
 from sleuth.engines.base import LLMEngine
+from sleuth.graphs.gated import with_gate
 from sleuth.graphs.registry import MethodSpec, register_checkpoint_types, register_method
 from sleuth.retrieval.base import Retriever
 from sleuth.types import Answer, NoteEvent, TraceEvent, Usage
@@ -170,7 +171,8 @@ class MCTSNodes:
 
 def mcts_rag_graph(engine: LLMEngine, retriever: Retriever, options: MCTSOptions | None = None) -> Any:
     """Compile the MCTS-RAG graph (see the module docstring for its shape)."""
-    nodes = MCTSNodes(engine, retriever, options or MCTSOptions())
+    opts = options or MCTSOptions()
+    nodes = MCTSNodes(engine, retriever, opts)
     graph = StateGraph(MCTSState)
     graph.add_node("start", nodes.start)
     graph.add_node("expand", nodes.expand)
@@ -183,7 +185,7 @@ def mcts_rag_graph(engine: LLMEngine, retriever: Retriever, options: MCTSOptions
     graph.add_edge("simulate", "backpropagate")
     graph.add_conditional_edges("backpropagate", nodes.route, ["expand", "finalize"])
     graph.add_edge("finalize", END)
-    return graph.compile()
+    return with_gate(graph, engine, retriever, opts.gate, opts)
 
 
 register_method(

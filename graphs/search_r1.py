@@ -22,10 +22,12 @@ from langgraph.graph import END, START, StateGraph
 from pydantic import Field
 
 from sleuth.agents.evidence import cite_passages, format_documents
+from sleuth.agents.gate import GateOptions
 from sleuth.agents.prompts import search_r1 as prompts
 from sleuth.agents.protocol import parse_step
 from sleuth.agents.recorder import StepRecorder
 from sleuth.engines.base import ChatMessage, GenerationRequest, LLMEngine
+from sleuth.graphs.gated import with_gate
 from sleuth.graphs.registry import MethodSpec, register_method
 from sleuth.retrieval.base import Retriever
 from sleuth.types import (
@@ -56,6 +58,8 @@ class SearchR1Options(StrictModel):
     """Longer questions are cut, so a 10,000-character question cannot fill the context."""
     passage_chars: int = Field(default=600, ge=50)
     """Characters of each passage shown to the model."""
+    gate: GateOptions | None = None
+    """A retrieve-or-answer gate in front of the loop (``None``: always run the loop)."""
 
 
 class SearchR1State(TypedDict, total=False):
@@ -211,7 +215,8 @@ def search_r1_graph(
     engine: LLMEngine, retriever: Retriever, options: SearchR1Options | None = None
 ) -> Any:
     """Compile the Search-R1 graph (see the module docstring for its shape)."""
-    nodes = SearchR1Nodes(engine, retriever, options or SearchR1Options())
+    opts = options or SearchR1Options()
+    nodes = SearchR1Nodes(engine, retriever, opts)
     graph = StateGraph(SearchR1State)
     graph.add_node("start", nodes.start)
     graph.add_node("generate", nodes.generate)
@@ -226,7 +231,7 @@ def search_r1_graph(
     graph.add_edge("correct", "generate")
     graph.add_edge("force_answer", "finish")
     graph.add_edge("finish", END)
-    return graph.compile()
+    return with_gate(graph, engine, retriever, opts.gate, opts)
 
 
 register_method(

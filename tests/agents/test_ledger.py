@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from sleuth.agents.evidence_steps import combine, read_judgement
+from sleuth.agents.evidence_steps import combine, p_yes, read_judgement
 from sleuth.agents.ledger import EvidenceLedger, answer_in_passage, parse_note, string_check
+from sleuth.engines.base import GenerationResponse, TokenLogprob
 from sleuth.types import Passage
 
 DOCS = [
@@ -54,6 +57,12 @@ def test_invented_citations_are_dropped() -> None:
     assert len(note.dropped) == 2
 
 
+def test_a_miscounted_citation_moves_to_the_document_that_backs_the_claim() -> None:
+    note = parse_note("Key facts:\n- [Doc 1] Nolan was born in London, England.", DOCS, hop=1)
+    assert [(c.text, c.passage_ids) for c in note.claims] == [("Nolan was born in London, England.", ["p2"])]
+    assert note.dropped == []
+
+
 def test_ledger_skips_repeats_and_keeps_cited_passages() -> None:
     ledger = EvidenceLedger()
     note = parse_note("Key facts:\n- [Doc 2] Nolan was born in London.", DOCS, hop=1)
@@ -95,3 +104,14 @@ def test_verification_modes(mode: str, judge: str, found: bool | None, supported
 @pytest.mark.parametrize(("text", "judge"), [(" yes", "yes"), (" No.", "no"), (" maybe", "unclear"), ("", "unclear")])
 def test_read_judgement(text: str, judge: str) -> None:
     assert read_judgement(text) == judge
+
+
+@pytest.mark.parametrize(
+    ("text", "logprob", "expected"),
+    [(" yes", math.log(0.9), 0.9), (" no", math.log(0.7), 0.3), (" No.", math.log(0.55), 0.45),
+     (" maybe", -0.1, None), (" yes", None, None)],
+)
+def test_judge_probability_of_yes(text: str, logprob: float | None, expected: float | None) -> None:
+    logprobs = None if logprob is None else [TokenLogprob(token=text.split()[0], logprob=logprob)]
+    got = p_yes(GenerationResponse(text=text, finish_reason="stop", logprobs=logprobs))
+    assert got == pytest.approx(expected) if expected is not None else got is None

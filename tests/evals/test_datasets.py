@@ -12,7 +12,7 @@ from sleuth.errors import DatasetError
 from sleuth.evals.datasets import list_datasets, load_dataset
 
 SIZES = {
-    "hotpotqa-sandbox": 1448, "musique-mini": 100, "musique-dev": 2417,
+    "hotpotqa-sandbox": 1448, "hotpotqa-tune": 448, "musique-mini": 100, "musique-dev": 2417,
     "2wikimultihopqa-dev": 12576, "bamboogle": 125, "nq": 1000, "triviaqa": 1000, "popqa": 1000,
 }
 
@@ -38,6 +38,15 @@ def test_gold_evidence_is_kept_and_lies_in_the_corpus(shared_data: Path) -> None
     assert hotpot.meta["type"] == "comparison"
     musique = load_dataset("musique-mini", data_dir=shared_data, limit=1).examples[0]
     assert musique.answers == ["G. Stanley Hall", "Stanley Hall"] and musique.meta["hops"] == 2
+
+
+def test_tuning_split_is_disjoint_from_the_reported_questions(shared_data: Path) -> None:
+    reported = load_dataset("hotpotqa-sandbox", data_dir=shared_data, limit=1000)
+    tune = load_dataset("hotpotqa-tune", data_dir=shared_data)
+    full = load_dataset("hotpotqa-sandbox", data_dir=shared_data)
+    assert not {e.id for e in reported.examples} & {e.id for e in tune.examples}
+    assert [e.id for e in tune.examples] == [e.id for e in full.examples[1000:]]
+    assert tune.corpus == full.corpus and all(e.gold_ids for e in tune.examples)
 
 
 def test_limit_and_popqa_metadata(shared_data: Path) -> None:
