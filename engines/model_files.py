@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from sleuth.atomic import write_text_atomic
 from sleuth.config import default_cache_dir
 from sleuth.errors import ConfigError, ModelFileError
 
@@ -263,10 +264,7 @@ def _sidecar_matches(target: Path, sha256: str) -> bool:
 
 
 def _write_sidecar(target: Path, sha256: str) -> None:
-    sidecar = _sidecar(target)
-    tmp = sidecar.with_name(sidecar.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(_fingerprint(target, sha256)), encoding="utf-8")
-    os.replace(tmp, sidecar)
+    write_text_atomic(_sidecar(target), json.dumps(_fingerprint(target, sha256)))
 
 
 __all__ = [

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sleuth.atomic import write_text_atomic
 from sleuth.errors import EvalError
 from sleuth.evals.metrics import Interval, bootstrap_ci
-from sleuth.evals.rundir import RESULTS_FILE, ResultsFile, RunManifest, read_manifest, write_atomic
+from sleuth.evals.rundir import RESULTS_FILE, ResultsFile, RunManifest, read_manifest
 
 QUALITY = [
     ("acc", "Acc"), ("em", "EM"), ("f1", "F1"), ("recall", "Recall"),
@@ -154,8 +155,8 @@ def write_report(paths: list[Path], out: Path, *, resamples: int = 1000) -> tupl
     runs = load_runs(paths, resamples)
     md_path, html_path = report_paths(Path(out))
     md_path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(md_path, markdown_report(runs, html_path.name))
-    write_atomic(html_path, html_report(runs))
+    write_text_atomic(md_path, markdown_report(runs, html_path.name))
+    write_text_atomic(html_path, html_report(runs))
     return md_path, html_path
 
 

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
+from sleuth.atomic import write_text_atomic
 from sleuth.errors import EvalError, ResumeMismatchError
 from sleuth.types import StrictModel
 
@@ -130,15 +131,6 @@ def versions() -> dict[str, str]:
     return out
 
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def read_manifest(out_dir: Path) -> RunManifest:
     path = out_dir / RUN_FILE
     try:
@@ -169,7 +161,7 @@ def prepare_run_dir(out_dir: Path, manifest: RunManifest, *, resume: bool) -> Ru
         raise EvalError(f"{results} exists without {RUN_FILE}; it is not a Sleuth run.",
                         path=str(out_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(run_file, manifest.model_dump_json(indent=2))
+    write_text_atomic(run_file, manifest.model_dump_json(indent=2))
     return manifest
 
 

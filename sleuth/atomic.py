@@ -1,10 +1,11 @@
-"""Atomic file-system moves shared by index and sandbox builds."""
+"""Atomic writes and directory moves: a reader sees the old file or the new one, never half."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -22,3 +23,25 @@ def replace_directory(tmp: Path, out: Path) -> None:
     os.rename(out, old / out.name)
     os.rename(tmp, out)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def write_text_atomic(path: Path, text: str | Iterable[str]) -> None:
+    """Write ``text`` (a string, or lines written one after another) to ``path`` durably.
+
+    It goes to a uniquely named temporary file beside ``path``, is fsynced, then renamed over
+    ``path``; a failure part-way removes the temporary file and leaves ``path`` as it was.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            if isinstance(text, str):
+                handle.write(text)
+            else:
+                handle.writelines(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
