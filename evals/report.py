@@ -13,6 +13,7 @@ from typing import Any
 
 from sleuth.atomic import write_text_atomic
 from sleuth.errors import EvalError
+from sleuth.evals.gate_report import gate_markdown
 from sleuth.evals.metrics import Interval, bootstrap_ci
 from sleuth.evals.rundir import RESULTS_FILE, ResultsFile, RunManifest, read_manifest
 
@@ -139,6 +140,7 @@ def markdown_report(runs: list[RunData], html_name: str) -> str:
         _runs_list(runs),
         markdown_tables(runs),
         NOTES,
+        *([gate] if (gate := gate_markdown(runs)) else []),
         f"Plots and per-question traces: [{html_name}]({html_name}).",
     ]) + "\n"
 
