@@ -156,11 +156,15 @@ class EvidenceAgent:
             return found is None
         return not (self.opts.verify == "both" and found is False)
 
+    def judge_request(self, question: str, facts: str, answer: str) -> GenerationRequest:
+        """The judge's request: does ``facts`` show that ``answer`` answers ``question``?"""
+        user = prompts.judge_message(self.question(question), facts, answer)
+        request = self._request(user, prompts.JUDGE_START, prompts.LINE_STOP, 4)
+        return request.model_copy(update={"logprobs": True})
+
     async def _judge(self, question: str, ledger: EvidenceLedger, answer: str,
                      usage: Usage) -> tuple[Judgement, list[TraceEvent]]:
-        user = prompts.judge_message(self.question(question), ledger.facts_text(), answer)
-        request = self._request(user, prompts.JUDGE_START, prompts.LINE_STOP, 4)
-        request = request.model_copy(update={"logprobs": True})
+        request = self.judge_request(question, ledger.facts_text(), answer)
         response, elapsed = await self.recorder.generate(request, usage)
         judge = read_judgement(response.text)
         prob = p_yes(response)

@@ -1,4 +1,5 @@
-"""``sleuth eval run|report|list``: resumable evaluation runs and their reports."""
+"""``sleuth eval run|report|list|calibrate-judge``: resumable evaluation runs, their reports,
+and calibration of EvidenceLoop's judge."""
 
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ def register(subparsers: Any) -> None:
                              epilog="example: sleuth eval list")
     listing.add_argument("--data-dir", default=None, help="shared data folder")
     listing.set_defaults(func=_list)
+    _add_calibrate(sub)
 
 
 def _add_run(sub: Any) -> None:
@@ -90,6 +92,73 @@ def _add_run(sub: Any) -> None:
     run.add_argument("--scripted-delay", type=float, default=0.0, help=argparse.SUPPRESS)
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
+
+
+CALIBRATE_EXAMPLE = """example:
+  sleuth eval calibrate-judge --dataset hotpotqa-tune --limit 16 --sandbox runs/sandbox-hotpotqa \\
+      --model qwen2.5-coder-1.5b --out runs/judge-1.5b
+
+Writes OUT/cases.jsonl (resumable), OUT/scores.jsonl and OUT/thresholds.json, and prints how
+many correct and wrong answers each judge_min_p_yes accepts. Use a tuning split, never the
+questions you report."""
+
+
+def _add_calibrate(sub: Any) -> None:
+    cal = sub.add_parser(
+        "calibrate-judge", help="tune evidence-loop's judge_min_p_yes for a model",
+        description="Score EvidenceLoop's support judge on correct and wrong answers drawn from "
+        "a tuning split, with the gold evidence visible and hidden, and print the trade-off of "
+        "each threshold.",
+        epilog=CALIBRATE_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cal.add_argument("--dataset", default="hotpotqa-tune", help="dataset with gold evidence ids")
+    cal.add_argument("--limit", type=int, default=16, help="first N questions")
+    cal.add_argument("--out", type=Path, required=True, help="output directory (resumable)")
+    cal.add_argument("--engine", default="embedded", choices=["embedded", "openai", "vllm", "scripted"])
+    cal.add_argument("--model", default="qwen2.5-coder-1.5b", help="model name or GGUF path")
+    cal.add_argument("--base-url", default=None, help="OpenAI-compatible server (--engine openai)")
+    cal.add_argument("--sandbox", default=None, help="sandbox directory (default: the dataset's corpus)")
+    cal.add_argument("--data-dir", default=None, help="shared data folder")
+    cal.set_defaults(func=_calibrate)
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from sleuth.atomic import write_text_atomic
+    from sleuth.errors import EvalError
+    from sleuth.evals import calibrate
+    from sleuth.evals.datasets import load_dataset
+    from sleuth.evals.rundir import EngineConfig, RunConfig
+    from sleuth.evals.runner import make_engine, open_sandbox
+
+    dataset = load_dataset(args.dataset, data_dir=args.data_dir, limit=args.limit)
+    if not any(e.gold_ids for e in dataset.examples):
+        raise EvalError(f"Dataset {dataset.name} has no gold evidence ids to hide.",
+                        hint="use hotpotqa-tune or another dataset with gold paragraphs")
+    config = RunConfig(dataset=args.dataset, method="evidence-loop", sandbox=args.sandbox,
+                       engine=EngineConfig(kind=args.engine, model=args.model, base_url=args.base_url),
+                       data_dir=args.data_dir)
+    sandbox = open_sandbox(config, dataset, progress=True)
+    if sandbox is None:
+        raise EvalError(f"Dataset {dataset.name} has no corpus; pass --sandbox.")
+    engine = make_engine(config.engine)
+
+    async def go() -> list[dict[str, Any]]:
+        try:
+            cases = await calibrate.write_cases(engine, sandbox, dataset.examples, args.out)
+            pairs = calibrate.labelled_pairs(cases)
+            if not pairs:
+                raise EvalError("No labelled pairs: no question gave a usable correct or wrong answer.",
+                                hint="raise --limit")
+            scores = await calibrate.score_pairs(engine, pairs, args.out)
+            return calibrate.threshold_table(pairs, scores)
+        finally:
+            await sandbox.aclose()
+            await engine.aclose()
+
+    table = asyncio.run(go())
+    write_text_atomic(args.out / "thresholds.json", json.dumps(table, indent=2))
+    print(calibrate.format_table(table))
+    return 0
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:
