@@ -108,13 +108,26 @@ class AgentBenchConfig(StrictModel):
     """Token budget of one turn (default: the method's)."""
     ef_max: int = Field(default=512, ge=16)
     """Simulated HNSW efSearch at full effort (recall 0.992 at 512)."""
-    dataset: str = "hotpotqa-sandbox"
+    workload: Literal["hotpotqa", "musique"] = "hotpotqa"
+    """Simulated agents: hops per question and accuracy (see :data:`WORKLOADS`)."""
+    dataset: str | None = None
+    """Questions to draw from (default: the workload's dataset)."""
     data_dir: Path | None = None
     seed: int = 0
     model: str = "qwen2.5-coder-0.5b"
     """Embedded model (``--engine embedded``)."""
     progress: bool = False
     """A progress bar per policy on stderr."""
+
+
+WORKLOADS: dict[str, tuple[str, WorkloadConfig]] = {
+    # HotpotQA: 1-4 searches (mean 2.05); Search-R1-7B EM ~0.45
+    "hotpotqa": ("hotpotqa-sandbox", WorkloadConfig()),
+    # MuSiQue-Ans dev, SearchAgent-X's request set: 2/3/4 hops = 1,252/760/405 of 2,417
+    # questions (Trivedi et al., 2022); Search-R1-7B EM on MuSiQue ~0.2
+    "musique": ("musique-dev", WorkloadConfig(hop_weights=[0.0, 0.518, 0.314, 0.168], accuracy=0.2)),
+}
+"""Simulated workloads: the dataset their questions come from and how their agents behave."""
 
 
 class PolicyResult(StrictModel):
@@ -200,7 +213,8 @@ def _runner(
             return record
 
         return embedded, [answer for _, answer in rows]
-    workload = make_workload(config.questions, WorkloadConfig(seed=config.seed), rows)
+    behaviour = WORKLOADS[config.workload][1].model_copy(update={"seed": config.seed})
+    workload = make_workload(config.questions, behaviour, rows)
 
     def simulated(name: str) -> RunRecord:
         return _run_simulated(config, setup_for(name), workload, arrivals)
@@ -213,7 +227,8 @@ def _question_rows(config: AgentBenchConfig) -> list[tuple[str, str]]:
     from sleuth.evals.datasets import load_dataset
 
     try:
-        dataset = load_dataset(config.dataset, data_dir=config.data_dir, limit=config.questions)
+        name = config.dataset or WORKLOADS[config.workload][0]
+        dataset = load_dataset(name, data_dir=config.data_dir, limit=config.questions)
     except DatasetError:
         if config.engine == "embedded":
             raise
@@ -395,7 +410,7 @@ def table_header(config: AgentBenchConfig) -> str:
     where = f"simulated {config.profile}" if config.engine == "simulated" else f"embedded {config.model}"
     head = (f"{'policy':<20} {'q/s':>7} {'x':>6} {'p50 s':>8} {'p95 s':>8} {'x':>6} {'p99 s':>8} "
             f"{'idle':>6} {'retr ms':>8} {'recomp tok':>11} {'F1':>6} {'same':>5}")
-    return "\n".join([f"{config.questions} questions, {mode}, {where}", head, "-" * len(head)])
+    return "\n".join([f"{config.questions} {config.workload} questions, {mode}, {where}", head, "-" * len(head)])
 
 
 def table_row(r: PolicyResult) -> str:

@@ -48,6 +48,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--max-tokens", type=int, help="token budget of one turn")
     parser.add_argument("--model", default="qwen2.5-coder-0.5b", help="embedded model")
     parser.add_argument("--data-dir", type=Path, help="shared data folder")
+    parser.add_argument("--workload", choices=["hotpotqa", "musique"], default="hotpotqa",
+                        help="simulated agents' hops and accuracy: HotpotQA (1-4 searches) or "
+                        "MuSiQue (2-4 hops, SearchAgent-X's request set)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print one JSON row per policy")
     parser.set_defaults(func=_bench)
@@ -75,6 +78,7 @@ def _bench(args: argparse.Namespace) -> int:
         "model": args.model,
         "data_dir": args.data_dir,
         "seed": args.seed,
+        "workload": args.workload,
         "progress": not args.json,
     }
     if args.policies:

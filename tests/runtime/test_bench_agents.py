@@ -26,7 +26,16 @@ def test_four_policies_side_by_side_with_the_same_answers(shared_data: Path) -> 
         best.throughput_qps / baseline.throughput_qps
     )
     table = format_table(results, config)
-    assert "priority+non-stall" in table and "30 questions, offline" in table
+    assert "priority+non-stall" in table and "30 hotpotqa questions, offline" in table
+
+
+def test_musique_workload_draws_musique_questions_that_need_more_searches(shared_data: Path) -> None:
+    runs = {w: run_agent_bench(AgentBenchConfig(questions=40, data_dir=shared_data, workload=w,
+                                                policies=["priority+non-stall"]))[0]
+            for w in ("hotpotqa", "musique")}
+    assert all(r.completed == 40 for r in runs.values())
+    # MuSiQue questions need 2-4 hops (mean ~2.65) against HotpotQA's 1-4 (mean ~2.05)
+    assert runs["musique"].searches > 1.15 * runs["hotpotqa"].searches
 
 
 def test_poisson_arrivals_spread_questions_and_leave_the_engine_idle_at_low_rate(shared_data: Path) -> None:
