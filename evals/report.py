@@ -47,7 +47,7 @@ def load_run(path: Path) -> RunData:
         raise EvalError(f"{path} has no {RESULTS_FILE}.", hint="pass directories written by "
                         "sleuth eval run --out", path=str(path))
     manifest = read_manifest(path)
-    rows = ResultsFile(path / RESULTS_FILE).rows()
+    rows = ResultsFile(path / RESULTS_FILE).current()
     return RunData(path=path, manifest=manifest, rows=rows)
 
 

@@ -165,6 +165,14 @@ def prepare_run_dir(out_dir: Path, manifest: RunManifest, *, resume: bool) -> Ru
     return manifest
 
 
+def latest_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last row for each question id, in the order the ids first appeared."""
+    by_id: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        by_id[row.get("id")] = row
+    return list(by_id.values())
+
+
 class ResultsFile:
     """``results.jsonl``: recover on open, then append whole lines durably."""
 
@@ -191,6 +199,11 @@ class ResultsFile:
             return []
         data = self.path.read_bytes()
         return self._parse(data[: data.rfind(b"\n") + 1])
+
+    def current(self) -> list[dict[str, Any]]:
+        """One row per question: the last line written for it (a retried question has an
+        earlier error line, kept in the file, which this hides)."""
+        return latest_rows(self.rows())
 
     def _parse(self, data: bytes) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
@@ -232,6 +245,7 @@ __all__ = [
     "RunManifest",
     "SandboxInfo",
     "config_diff",
+    "latest_rows",
     "prepare_run_dir",
     "read_manifest",
     "versions",

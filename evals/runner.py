@@ -35,6 +35,7 @@ from sleuth.evals.rundir import (
     RunConfig,
     RunManifest,
     SandboxInfo,
+    latest_rows,
     prepare_run_dir,
     versions,
 )
@@ -257,10 +258,14 @@ async def run_eval(
     out_dir: str | Path,
     *,
     resume: bool = False,
+    retry_errors: bool = False,
     engine: LLMEngine | None = None,
     progress: bool = True,
 ) -> RunSummary:
-    """Run (or resume) an evaluation into ``out_dir``. ``engine`` overrides ``config.engine``."""
+    """Run (or resume) an evaluation into ``out_dir``. ``engine`` overrides ``config.engine``.
+
+    With ``retry_errors`` a resumed run also reruns the questions whose latest result is an
+    error; the new result is appended after the old one, which stays in the file."""
     from sleuth.graphs.registry import make_options
 
     out = Path(out_dir)
@@ -271,7 +276,8 @@ async def run_eval(
     own_engine = engine is None
     try:
         prepare_run_dir(out, _manifest(config, dataset, sandbox), resume=resume)
-        done = {row.get("id") for row in results.recover()}
+        done = {row.get("id") for row in latest_rows(results.recover())
+                if not (retry_errors and row.get("error"))}
         todo = [e for e in dataset.examples if e.id not in done]
         engine = engine or make_engine(config.engine)
         ctx = RunContext(config=config, engine=MeteredEngine(engine), sandbox=sandbox)

@@ -72,6 +72,9 @@ def _add_run(sub: Any) -> None:
     run.add_argument("--method", required=True, help="registered method (sleuth eval list)")
     run.add_argument("--out", type=Path, required=True, help="run directory")
     run.add_argument("--resume", action="store_true", help="continue the run in --out")
+    run.add_argument("--retry-errors", action="store_true",
+                     help="with --resume, also rerun questions whose result is an error (the "
+                     "error line stays in the file; reports use the newest line per question)")
     run.add_argument("--limit", type=int, default=None, help="first N questions only")
     run.add_argument("--concurrency", type=int, default=1, help="questions in flight (default 1)")
     run.add_argument("--mask-gold", type=float, default=0.0, metavar="FRACTION",
@@ -191,7 +194,9 @@ def _run(args: argparse.Namespace) -> int:
         )
     except ValidationError as exc:
         raise ConfigError(f"Invalid eval settings: {exc}") from exc
-    summary = asyncio.run(run_eval(config, args.out, resume=args.resume,
+    if args.retry_errors and not args.resume:
+        raise ConfigError("--retry-errors needs --resume.", hint="add --resume")
+    summary = asyncio.run(run_eval(config, args.out, resume=args.resume, retry_errors=args.retry_errors,
                                    progress=not args.no_progress))
     print(f"{summary.total} questions: {summary.ran} run, {summary.skipped} already done, "
           f"{summary.errors} errors; results in {Path(summary.out_dir) / 'results.jsonl'}")

@@ -69,10 +69,13 @@ def test_cli_errors_are_one_clear_line(eval_sandbox_dir: Path, tmp_path: Path) -
     other = subprocess.run(_cmd(eval_sandbox_dir, out, "--limit", "1", "--mask-gold", "0.5",
                                 "--resume"), check=False, capture_output=True, text=True, timeout=300)
     assert other.returncode == 1 and "config.mask_gold: 0.0 -> 0.5" in other.stderr
+    lone = subprocess.run(_cmd(eval_sandbox_dir, out, "--limit", "1", "--retry-errors"), check=False,
+                          capture_output=True, text=True, timeout=300)
+    assert lone.returncode != 0 and "--retry-errors needs --resume" in lone.stderr
 
 
 @pytest.mark.parametrize("command", [["eval", "--help"], ["eval", "run", "--help"],
-                                     ["eval", "report", "--help"]])
+                                     ["eval", "report", "--help"], ["eval", "calibrate-judge", "--help"]])
 def test_help_shows_an_example(command: list[str]) -> None:
     out = subprocess.run([sys.executable, "-m", "sleuth", *command], check=False, capture_output=True,
                          text=True, timeout=60)

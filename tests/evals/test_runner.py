@@ -14,7 +14,8 @@ from langgraph.graph import END, START, StateGraph
 from sleuth.engines.base import GenerationRequest, GenerationResponse
 from sleuth.engines.scripted import ScriptedEngine
 from sleuth.errors import ConfigError, DatasetError, EvalError, ResumeMismatchError
-from sleuth.evals.rundir import RESULTS_FILE, RUN_FILE, EngineConfig, RunConfig
+from sleuth.evals.report import load_runs
+from sleuth.evals.rundir import RESULTS_FILE, RUN_FILE, EngineConfig, ResultsFile, RunConfig
 from sleuth.evals.runner import is_masked, run_eval
 from sleuth.evals.scripted import scripted_reply
 from sleuth.graphs.registry import MethodSpec, register_method
@@ -162,6 +163,41 @@ async def test_resume_skips_done_questions_and_drops_a_torn_line(
     again = await run_eval(_config(eval_sandbox_dir), out, resume=True, engine=_engine(),
                            progress=False)
     assert (again.ran, again.skipped) == (0, 4)
+
+
+class _DownOnce(ScriptedEngine):
+    """An LLM server that is down for its first call (and only that one)."""
+
+    failed = False
+
+    async def generate(self, request: GenerationRequest) -> GenerationResponse:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("server down")
+        return await super().generate(request)
+
+
+async def test_retry_errors_reruns_only_failed_questions_and_keeps_the_error_line(
+    eval_sandbox_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "retry"
+    first = await run_eval(_config(eval_sandbox_dir), out, engine=_DownOnce(responder=scripted_reply),
+                           progress=False)
+    assert first.errors == 1
+    failed = next(r["id"] for r in _rows(out) if r["error"])
+    plain = await run_eval(_config(eval_sandbox_dir), out, resume=True, engine=_engine(), progress=False)
+    assert plain.ran == 0  # a plain resume never repeats a finished question, errors included
+    engine = _engine()
+    retried = await run_eval(_config(eval_sandbox_dir), out, resume=True, retry_errors=True,
+                             engine=engine, progress=False)
+    assert (retried.ran, retried.skipped, retried.errors) == (1, 3, 0)
+    rows = _rows(out)
+    assert len(rows) == 5 and rows[-1]["id"] == failed and rows[-1]["error"] is None
+    assert [r["id"] for r in rows if r["error"]] == [failed]  # the old line is kept
+    current = ResultsFile(out / RESULTS_FILE).current()
+    assert len(current) == 4 and not any(r["error"] for r in current)
+    (run,) = load_runs([out], resamples=20)
+    assert len(run.rows) == 4 and run.errors == 0
 
 
 async def test_resume_with_another_config_is_refused_with_the_diff(
