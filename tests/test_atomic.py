@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +33,19 @@ def test_a_failure_part_way_keeps_the_old_file_and_leaves_no_temporary(tmp_path:
         write_text_atomic(target, lines())
     assert target.read_text(encoding="utf-8") == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["rows.jsonl"]
+
+
+def test_new_files_get_the_usual_mode_and_rewrites_keep_theirs(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    try:
+        fresh = tmp_path / "fresh.json"
+        write_text_atomic(fresh, "{}")
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o644  # not mkstemp's 0600
+        fresh.chmod(0o640)
+        write_text_atomic(fresh, "[]")
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o640
+    finally:
+        os.umask(umask)
 
 
 def test_replace_directory_swaps_in_the_new_tree(tmp_path: Path) -> None:
