@@ -80,8 +80,16 @@ def _labels(runs: list[RunData]) -> None:
             run.label = f"{run.label} [{run.path.name}]"
 
 
-def load_runs(paths: list[Path], resamples: int = 1000) -> list[RunData]:
+def load_runs(paths: list[Path], resamples: int = 1000, *, shared: bool = False) -> list[RunData]:
+    """Load and summarise runs; with ``shared``, only the questions every run answered, so
+    methods stopped at different points are compared on the same questions."""
     runs = [load_run(Path(p)) for p in paths]
+    if shared and runs:
+        common = set.intersection(*({r["id"] for r in run.rows} for run in runs))
+        if not common:
+            raise EvalError("These runs have no question in common.", hint="drop --shared")
+        for run in runs:
+            run.rows = [r for r in run.rows if r["id"] in common]
     _labels(runs)
     for run in runs:
         run.stats = summarize(run, resamples)
@@ -134,10 +142,13 @@ gold evidence was masked. Over-refusal: abstained, among questions whose evidenc
 present. Costs are means per question."""
 
 
-def markdown_report(runs: list[RunData], html_name: str) -> str:
+def markdown_report(runs: list[RunData], html_name: str, *, shared: bool = False) -> str:
+    scope = ([f"Only the {len(runs[0].rows)} questions that every run answered (`--shared`)."]
+             if shared and runs else [])
     return "\n\n".join([
         "# Sleuth evaluation report",
         _runs_list(runs),
+        *scope,
         markdown_tables(runs),
         NOTES,
         *([gate] if (gate := gate_markdown(runs)) else []),
@@ -150,14 +161,15 @@ def report_paths(out: Path) -> tuple[Path, Path]:
     return base.with_name(base.name + ".md"), base.with_name(base.name + ".html")
 
 
-def write_report(paths: list[Path], out: Path, *, resamples: int = 1000) -> tuple[Path, Path]:
+def write_report(paths: list[Path], out: Path, *, resamples: int = 1000,
+                 shared: bool = False) -> tuple[Path, Path]:
     """Write ``OUT.md`` and ``OUT.html`` for the runs in ``paths``; returns both paths."""
     from sleuth.evals.report_html import html_report
 
-    runs = load_runs(paths, resamples)
+    runs = load_runs(paths, resamples, shared=shared)
     md_path, html_path = report_paths(Path(out))
     md_path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(md_path, markdown_report(runs, html_path.name))
+    write_text_atomic(md_path, markdown_report(runs, html_path.name, shared=shared))
     write_text_atomic(html_path, html_report(runs))
     return md_path, html_path
 

@@ -52,6 +52,8 @@ def register(subparsers: Any) -> None:
     report.add_argument("--out", type=Path, required=True,
                         help="report path without suffix; writes OUT.md and OUT.html")
     report.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
+    report.add_argument("--shared", action="store_true",
+                        help="only the questions every run answered (compare partial runs fairly)")
     report.set_defaults(func=_report)
     listing = sub.add_parser("list", help="list datasets and methods",
                              description="List the datasets and methods an eval can use.",
@@ -206,7 +208,7 @@ def _run(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from sleuth.evals.report import write_report
 
-    md, html = write_report(args.runs, args.out, resamples=args.resamples)
+    md, html = write_report(args.runs, args.out, resamples=args.resamples, shared=args.shared)
     print(f"wrote {md} and {html}")
     return 0
 

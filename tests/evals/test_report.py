@@ -78,6 +78,21 @@ def test_labels_are_made_unique(runs: list[Path]) -> None:
     assert [r.label for r in twice] == ["search-r1 [run0]", "search-r1 [run0]"]
 
 
+def test_shared_keeps_only_the_questions_every_run_answered(runs: list[Path], tmp_path: Path) -> None:
+    short = tmp_path / "short"
+    short.mkdir()
+    shutil.copy(runs[0] / "run.json", short / "run.json")
+    lines = (runs[0] / "results.jsonl").read_text().splitlines(keepends=True)
+    (short / "results.jsonl").write_text("".join(lines[:3]))
+    every = load_runs([short, runs[1]], resamples=20)
+    assert [len(r.rows) for r in every] == [3, 6]
+    same = load_runs([short, runs[1]], resamples=20, shared=True)
+    assert [len(r.rows) for r in same] == [3, 3]
+    assert {r["id"] for r in same[0].rows} == {r["id"] for r in same[1].rows}
+    md, _ = write_report([short, runs[1]], tmp_path / "shared", resamples=20, shared=True)
+    assert "Only the 3 questions that every run answered" in md.read_text()
+
+
 def test_a_directory_that_is_not_a_run_is_refused(tmp_path: Path) -> None:
     with pytest.raises(EvalError, match="results.jsonl"):
         write_report([tmp_path], tmp_path / "r")
