@@ -132,10 +132,15 @@ YES_NO = frozenset({"yes", "no"})
 def answer_in_passage(answer: str, passage: Passage) -> bool:
     """The cheap check: the normalised answer occurs in the passage, or every content word of
     a multi-word answer does."""
+    return answer_in_text(answer, f"{passage.title} {passage.text}")
+
+
+def answer_in_text(answer: str, text: str) -> bool:
+    """:func:`answer_in_passage` over any text."""
     norm = normalize_answer(answer)
     if not norm:
         return False
-    haystack = normalize_answer(f"{passage.title} {passage.text}")
+    haystack = normalize_answer(text)
     if f" {norm} " in f" {haystack} ":
         return True
     words = content_words(answer)
@@ -155,6 +160,7 @@ __all__ = [
     "EvidenceLedger",
     "EvidenceNote",
     "answer_in_passage",
+    "answer_in_text",
     "content_words",
     "overlap",
     "parse_note",

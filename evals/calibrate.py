@@ -12,8 +12,8 @@
    when they contain it.
 3. **Scores**: the judge's P(yes) on every pair (``OUT/scores.jsonl``) and, for each
    threshold, how many correct pairs it accepts and wrong pairs it rejects, alone and
-   together with the string check (the answer occurs in the facts), which is how
-   ``verify="both"`` combines them. Pick ``judge_min_p_yes`` from that table.
+   together with the loop's string check (run on the facts; not applied to yes/no answers),
+   combined as ``verify="both"`` combines them. Pick ``judge_min_p_yes`` from that table.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from typing import Any
 
 from sleuth.agents.answers import is_non_answer
 from sleuth.agents.evidence import normalize_answer
-from sleuth.agents.evidence_steps import EvidenceAgent, EvidenceLoopOptions, p_yes
-from sleuth.agents.ledger import EvidenceLedger
+from sleuth.agents.evidence_steps import EvidenceAgent, EvidenceLoopOptions, combine, p_yes
+from sleuth.agents.ledger import YES_NO, EvidenceLedger, answer_in_text
 from sleuth.agents.recorder import StepRecorder
 from sleuth.atomic import write_text_atomic
 from sleuth.engines.base import LLMEngine
@@ -76,8 +76,9 @@ async def write_cases(engine: LLMEngine, sandbox: Sandbox, examples: list[EvalEx
     return path
 
 
-def _contains(facts: str, answer: str) -> bool:
-    return bool(answer) and normalize_answer(answer) in normalize_answer(facts)
+def _string_check(facts: str, answer: str) -> bool | None:
+    """The loop's string check, on the facts: ``None`` (not applicable) for yes/no answers."""
+    return None if normalize_answer(answer) in YES_NO else answer_in_text(answer, facts)
 
 
 def labelled_pairs(cases_path: Path) -> list[Pair]:
@@ -90,13 +91,13 @@ def labelled_pairs(cases_path: Path) -> list[Pair]:
         draft = visible["draft"]
         if visible["facts"] and draft and not is_non_answer(draft) and f1_score(draft, gold) >= 0.5:
             pairs.append(Pair(question, visible["facts"], draft, True))
-        elif visible["facts"] and any(_contains(visible["facts"], g) for g in gold):
+        elif visible["facts"] and any(answer_in_text(g, visible["facts"]) for g in gold):
             pairs.append(Pair(question, visible["facts"], gold[0], True))
         wrong = hidden["draft"]
         if wrong and not is_non_answer(wrong) and f1_score(wrong, gold) < 0.5:
             if hidden["facts"]:
                 pairs.append(Pair(question, hidden["facts"], wrong, False))
-            if _contains(visible["facts"], wrong):
+            if answer_in_text(wrong, visible["facts"]):
                 pairs.append(Pair(question, visible["facts"], wrong, False))
     return pairs
 
@@ -124,7 +125,8 @@ def threshold_table(pairs: list[Pair], scores: list[float],
     n_correct = sum(p.correct for p in pairs)
     for tau in thresholds:
         judge = [s >= tau for s in scores]
-        both = [j and _contains(p.facts, p.answer) for j, p in zip(judge, pairs, strict=True)]
+        both = [combine("both", "yes" if j else "no", _string_check(p.facts, p.answer))
+                for j, p in zip(judge, pairs, strict=True)]
         rows.append({
             "threshold": tau, "correct": n_correct, "wrong": len(pairs) - n_correct,
             "judge_accepts_correct": sum(j for j, p in zip(judge, pairs, strict=True) if p.correct),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -32,9 +34,12 @@ def write_text_atomic(path: Path, text: str | Iterable[str]) -> None:
     ``path``; a failure part-way removes the temporary file and leaves ``path`` as it was.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    # 0666 through the umask, as open() gives a new file (mkstemp would make it 0600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        os.fchmod(fd, _file_mode(path))  # mkstemp makes 0600; keep the usual permissions
+        with contextlib.suppress(FileNotFoundError):
+            os.fchmod(fd, path.stat().st_mode & 0o777)  # a rewritten file keeps its mode
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             if isinstance(text, str):
                 handle.write(text)
@@ -47,12 +52,3 @@ def write_text_atomic(path: Path, text: str | Iterable[str]) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
 
-
-def _file_mode(path: Path) -> int:
-    """The mode the file already has, else what ``open`` would give a new file (0666 - umask)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask

@@ -63,6 +63,8 @@ def test_cases_pairs_and_thresholds(eval_sandbox_dir: Path, shared_data: Path, t
     scores = asyncio.run(score_pairs(ScriptedEngine(responder=reply), pairs, tmp_path))
     table = {row["threshold"]: row for row in threshold_table(pairs, scores)}
     assert table[0.5]["judge_accepts_correct"] == 1 and table[0.5]["judge_rejects_wrong"] == len(wrong)
+    # with the loop's string check too: "documentary" is in its facts, so the correct pair passes
+    assert table[0.5]["both_accepts_correct"] == 1 and table[0.5]["both_rejects_wrong"] == len(wrong)
     scored = [json.loads(line) for line in (tmp_path / "scores.jsonl").open()]
     assert len(scored) == len(pairs) and all(0.0 <= s["p_yes"] <= 1.0 for s in scored)
     asyncio.run(sandbox.aclose())
