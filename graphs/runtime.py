@@ -4,15 +4,15 @@
 registry. Every agent runs in its own task with an
 :class:`~sleuth.engines.scheduler.AgentContext` set, so a
 :class:`~sleuth.engines.scheduler.ScheduledEngine` sees each call's agent state (searches
-done, question age, context length) without the graph passing it along. The engine is shared; the retriever is
-shared too, or made per question by ``retriever_for`` (an eval's sandbox view, with its own
-action log and masking, say).
+done, question age, context length) without the graph passing it along. The engine is
+shared; the retriever is shared too, or made per question by ``retriever_for`` (an eval's
+sandbox view, with its own action log and masking, say).
 
 Failures stay with their agent: an agent that raises, times out or hits a dead backend is
-recorded as an :class:`AgentFailure` in its slot, with the trace it had so far, and the others
-continue. Cancelling
-``run_many`` cancels every agent in flight and waits for them, so no task outlives it;
-results finished before the cancellation have already gone to ``on_result``.
+recorded as an :class:`AgentFailure` in its slot, with the trace it had so far, and the
+others continue. Cancelling ``run_many`` cancels every agent in flight and waits for them,
+so no task outlives it; results finished before the cancellation have already gone to
+``on_result``.
 """
 
 from __future__ import annotations
@@ -108,8 +108,9 @@ async def run_many(
 
     Pass one shared ``retriever``, or ``retriever_for``: it is called with a question's index
     when that question's agent starts (after the concurrency gate, inside its timeout) and
-    gives the retriever that agent alone uses (the caller closes it). ``on_result(index, outcome, agent)`` runs as
-    each question finishes, before the others have; if it raises, the run is cancelled.
+    gives the retriever that agent alone uses (the caller closes it).
+    ``on_result(index, outcome, agent)`` runs as each question finishes, before the others
+    have; if it raises, the run is cancelled.
     ``concurrency`` bounds the agents running at once. ``policy`` (``fifo``, ``priority``,
     ``shortest-remaining`` or a policy object) puts a :class:`ScheduledEngine` with
     ``max_in_flight`` calls (default: ``concurrency``) in front of ``engine``; pass an
