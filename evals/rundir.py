@@ -88,6 +88,8 @@ class RunManifest(StrictModel):
     versions: dict[str, str] = Field(default_factory=dict)
     created: float = 0.0
     command: list[str] = Field(default_factory=list)
+    extended: list[dict[str, Any]] = Field(default_factory=list)
+    """Each resume that raised ``--limit``: old and new limit, time, command."""
 
     def identity(self) -> dict[str, Any]:
         """The flat key -> value view compared on resume."""
@@ -150,10 +152,12 @@ def prepare_run_dir(out_dir: Path, manifest: RunManifest, *, resume: bool) -> Ru
                             path=str(out_dir))
         old = read_manifest(out_dir)
         diff = config_diff(old, manifest)
+        if diff and _extends(old, manifest):
+            return _extend(run_file, old, manifest)
         if diff:
             raise ResumeMismatchError(
                 f"{out_dir} was run with a different config:\n  " + "\n  ".join(diff),
-                hint="resume with the original settings, or choose another --out",
+                hint="resume with the original settings (a larger --limit may grow the run), or choose another --out",
                 diff=diff,
             )
         return old
@@ -163,6 +167,27 @@ def prepare_run_dir(out_dir: Path, manifest: RunManifest, *, resume: bool) -> Ru
     out_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run_file, manifest.model_dump_json(indent=2))
     return manifest
+
+
+def _extends(old: RunManifest, new: RunManifest) -> bool:
+    """``new`` only raises ``limit``: its questions start with all of ``old``'s (the selection
+    is a prefix of the dataset, and masking is drawn per question id), so the finished rows
+    stay valid and the run can grow."""
+    a, b = old.identity(), new.identity()
+    if {k for k in set(a) | set(b) if a.get(k) != b.get(k)} - {"config.limit", "dataset.n_selected"}:
+        return False
+    before, after = old.config.limit, new.config.limit
+    return before is not None and (after is None or after > before)
+
+
+def _extend(run_file: Path, old: RunManifest, new: RunManifest) -> RunManifest:
+    grown = old.model_copy(deep=True)
+    grown.config.limit = new.config.limit
+    grown.dataset = new.dataset
+    grown.extended.append({"limit": [old.config.limit, new.config.limit], "at": new.created,
+                           "command": new.command})
+    write_text_atomic(run_file, grown.model_dump_json(indent=2))
+    return grown
 
 
 def latest_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

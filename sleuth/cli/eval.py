@@ -20,7 +20,8 @@ RUN_EXAMPLE = """examples:
       --concurrency 16 --option top_k=5 --out runs/rag-masked
 
 Each finished question is appended to OUT/results.jsonl at once; a killed run continues
-with --resume and never repeats or loses a finished question. --engine scripted is a
+with --resume and never repeats or loses a finished question; --resume with a larger
+--limit grows a run to more questions. --engine scripted is a
 deterministic test double (no model; its scores mean nothing)."""
 
 REPORT_EXAMPLE = """example:
@@ -73,7 +74,7 @@ def _add_run(sub: Any) -> None:
     run.add_argument("--dataset", required=True, help="dataset name (sleuth eval list) or .jsonl")
     run.add_argument("--method", required=True, help="registered method (sleuth eval list)")
     run.add_argument("--out", type=Path, required=True, help="run directory")
-    run.add_argument("--resume", action="store_true", help="continue the run in --out")
+    run.add_argument("--resume", action="store_true", help="continue the run in --out (a larger --limit grows it)")
     run.add_argument("--retry-errors", action="store_true",
                      help="with --resume, also rerun questions whose result is an error (the "
                      "error line stays in the file; reports use the newest line per question)")

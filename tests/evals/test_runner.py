@@ -15,7 +15,14 @@ from sleuth.engines.base import GenerationRequest, GenerationResponse
 from sleuth.engines.scripted import ScriptedEngine
 from sleuth.errors import ConfigError, DatasetError, EvalError, ResumeMismatchError
 from sleuth.evals.report import load_runs
-from sleuth.evals.rundir import RESULTS_FILE, RUN_FILE, EngineConfig, ResultsFile, RunConfig
+from sleuth.evals.rundir import (
+    RESULTS_FILE,
+    RUN_FILE,
+    EngineConfig,
+    ResultsFile,
+    RunConfig,
+    read_manifest,
+)
 from sleuth.evals.runner import is_masked, run_eval
 from sleuth.evals.scripted import scripted_reply
 from sleuth.graphs.registry import MethodSpec, register_method
@@ -214,6 +221,28 @@ async def test_resume_with_another_config_is_refused_with_the_diff(
     message = str(err.value)
     assert "config.mask_gold: 0.0 -> 0.5" in message and "config.options.top_k" in message
     assert len(_rows(out)) == 1
+
+
+async def test_resume_with_a_larger_limit_grows_the_run(eval_sandbox_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "grow"
+    await run_eval(_config(eval_sandbox_dir, limit=1), out, engine=_engine(), progress=False)
+    first = _rows(out)
+    summary = await run_eval(_config(eval_sandbox_dir, limit=3), out, resume=True, engine=_engine(),
+                             progress=False)
+    assert (summary.skipped, summary.ran) == (1, 2)
+    rows = _rows(out)
+    assert rows[0] == first[0] and len({r["id"] for r in rows}) == 3
+    manifest = read_manifest(out)
+    assert manifest.config.limit == 3 and manifest.dataset.n_selected == 3
+    assert manifest.extended[0]["limit"] == [1, 3]
+    # shrinking, or growing together with another change, is still refused
+    with pytest.raises(ResumeMismatchError, match="config.limit: 3 -> 2"):
+        await run_eval(_config(eval_sandbox_dir, limit=2), out, resume=True, engine=_engine(),
+                       progress=False)
+    with pytest.raises(ResumeMismatchError, match="mask_gold"):
+        await run_eval(_config(eval_sandbox_dir, limit=4, mask_gold=0.5), out, resume=True,
+                       engine=_engine(), progress=False)
+    assert len(_rows(out)) == 3
 
 
 async def test_unknown_names_fail_before_anything_is_written(
