@@ -11,9 +11,12 @@ Built-in gates (names for :class:`GateOptions.kind`)::
 
     always            retrieve every time (the reference the others save against)
     token-confidence  FLARE: retrieve if any draft token has probability < theta
+    mean-confidence   retrieve if the draft's mean token probability < mean_theta
     agreement         retrieve if fewer than min_agreement of n sampled drafts agree
     margin            retrieve if the top retrieval score stands out from the runner-up
     any               retrieve if any gate named in ``combine`` says so
+    record            never retrieve; collect every draft signal (token probabilities and
+                      samples) so ``sleuth eval tune-gate`` can pick a gate offline
 
 Register another with :func:`register_gate` (for example a :class:`ClassifierGate`).
 """
@@ -43,6 +46,8 @@ class GateOptions(StrictModel):
     """A registered gate name (see the module docstring)."""
     theta: float = Field(default=0.4, gt=0.0, lt=1.0)
     """token-confidence: retrieve when any draft token's probability is below this."""
+    mean_theta: float = Field(default=0.5, gt=0.0, lt=1.0)
+    """mean-confidence: retrieve when the draft tokens' mean probability is below this."""
     samples: int = Field(default=3, ge=2, le=16)
     """agreement: drafts sampled (the greedy draft plus samples - 1 at sample_temperature)."""
     sample_temperature: float = Field(default=0.7, gt=0.0)
@@ -125,6 +130,39 @@ class TokenConfidenceGate:
         return GateDecision(retrieve=retrieve, gate=self.name, reason=reason, signals=signals)
 
 
+class MeanConfidenceGate:
+    """Like FLARE's rule, on the mean token probability: one unsure token in a long, otherwise
+    confident answer (a middle initial, a second word of a name) does not force retrieval."""
+
+    name = "mean-confidence"
+    needs = frozenset({"logprobs"})
+
+    def __init__(self, theta: float = 0.5) -> None:
+        self.theta = theta
+
+    def decide(self, signals: GateSignals) -> GateDecision:
+        mean = signals.mean_token_prob
+        if is_non_answer(signals.draft):
+            retrieve, reason = True, "the draft is no answer"
+        elif mean is None:
+            retrieve, reason = True, "the engine returned no token probabilities"
+        else:
+            retrieve = mean < self.theta
+            reason = f"mean token prob {mean:.3f} {'<' if retrieve else '>='} theta {self.theta}"
+        return GateDecision(retrieve=retrieve, gate=self.name, reason=reason, signals=signals)
+
+
+class RecordSignalsGate:
+    """Never retrieves, and asks for every draft signal: a run with it records what any gate
+    would have seen, so thresholds can be tuned offline against an always-retrieve run."""
+
+    name = "record"
+    needs = frozenset({"logprobs", "samples"})
+
+    def decide(self, signals: GateSignals) -> GateDecision:
+        return GateDecision(retrieve=False, gate=self.name, reason="records signals only", signals=signals)
+
+
 class DraftAgreementGate:
     """Self-consistency: drafts that disagree mean the model is guessing."""
 
@@ -199,6 +237,8 @@ GateFactory = Callable[[GateOptions], RetrievalGate]
 _GATES: dict[str, GateFactory] = {
     "always": lambda o: AlwaysRetrieveGate(),
     "token-confidence": lambda o: TokenConfidenceGate(o.theta),
+    "mean-confidence": lambda o: MeanConfidenceGate(o.mean_theta),
+    "record": lambda o: RecordSignalsGate(),
     "agreement": lambda o: DraftAgreementGate(o.min_agreement),
     "margin": lambda o: ScoreMarginGate(o.min_margin),
 }
@@ -311,6 +351,8 @@ __all__ = [
     "GateOutcome",
     "GateSignals",
     "GateStep",
+    "MeanConfidenceGate",
+    "RecordSignalsGate",
     "RetrievalGate",
     "ScoreMarginGate",
     "TokenConfidenceGate",

@@ -1,4 +1,4 @@
-"""``sleuth eval run|report|list|calibrate-judge``: resumable evaluation runs, their reports,
+"""``sleuth eval run|report|list|calibrate-judge|tune-gate``: resumable evaluation runs, their reports,
 and calibration of EvidenceLoop's judge."""
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ def register(subparsers: Any) -> None:
     listing.add_argument("--data-dir", default=None, help="shared data folder")
     listing.set_defaults(func=_list)
     _add_calibrate(sub)
+    _add_tune_gate(sub)
 
 
 def _add_run(sub: Any) -> None:
@@ -165,6 +166,80 @@ def _calibrate(args: argparse.Namespace) -> int:
     write_text_atomic(args.out / "thresholds.json", json.dumps(table, indent=2))
     print(calibrate.format_table(table))
     return 0
+
+
+TUNE_GATE_EXAMPLE = """example:
+  sleuth eval run --dataset hotpotqa-tune --limit 200 --method adaptive-rag \\
+      --option gate='{"kind": "record", "samples": 8}' --out runs/gate-tune
+  sleuth eval run --dataset hotpotqa-tune --limit 200 --method standard-rag --out runs/rag-tune
+  sleuth eval tune-gate --signals runs/gate-tune --reference runs/rag-tune \\
+      --check-signals runs/gate-test --check-reference runs/rag-test
+
+The record gate answers every question with its draft and records the draft's token
+probabilities and samples; every built-in gate and threshold is then scored from the two
+runs without a model. The chosen gate is the one that cuts the most searches within
+--max-loss F1 points on the tuning runs; report its row on the check runs."""
+
+
+def _add_tune_gate(sub: Any) -> None:
+    tune = sub.add_parser(
+        "tune-gate", help="choose a retrieve-or-answer gate from recorded draft signals",
+        description="Score every built-in retrieve-or-answer gate and threshold offline, from a "
+        "run that recorded draft signals and an always-retrieve run over the same questions.",
+        epilog=TUNE_GATE_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tune.add_argument("--signals", type=Path, required=True,
+                      help="run with recorded gate signals (gate kind 'record') on the tuning split")
+    tune.add_argument("--reference", type=Path, required=True,
+                      help="always-retrieve run (standard-rag) on the same questions")
+    tune.add_argument("--check-signals", type=Path, default=None, help="the same two runs on held-out questions")
+    tune.add_argument("--check-reference", type=Path, default=None)
+    tune.add_argument("--max-loss", type=float, default=1.0, help="F1 points the gate may lose (default 1)")
+    tune.add_argument("--out", type=Path, default=None, help="write every score as JSON here")
+    tune.set_defaults(func=_tune_gate)
+
+
+def _tune_gate(args: argparse.Namespace) -> int:
+    from sleuth.agents.gate import GateOptions
+    from sleuth.atomic import write_text_atomic
+    from sleuth.evals import gate_tune
+    from sleuth.evals.report import load_run
+
+    if (args.check_signals is None) != (args.check_reference is None):
+        raise ConfigError("--check-signals and --check-reference go together.")
+
+    def scores(signals: Path, reference: Path) -> list[gate_tune.GateScore]:
+        cases = gate_tune.load_cases(load_run(signals).rows, load_run(reference).rows)
+        return [gate_tune.score_gate(o, cases) for o in gate_tune.candidate_gates(cases)]
+
+    tuned = scores(args.signals, args.reference)
+    print(f"Tuning runs ({tuned[0].questions} questions); gates no other beats on both cut and F1:")
+    print(gate_tune.format_scores(gate_tune.pareto(tuned)))
+    best = gate_tune.choose(tuned, args.max_loss / 100)
+    if best is None:
+        print(f"\nNo gate stays within {args.max_loss:g} F1 points of always retrieving.")
+    else:
+        print(f"\nChosen (most searches cut within {args.max_loss:g} F1 points): {gate_tune.describe(best.options)}")
+        print(f"  --option gate='{json.dumps(best.options)}'")
+    checked: list[gate_tune.GateScore] = []
+    if best is not None and args.check_signals is not None:
+        cases = gate_tune.load_cases(load_run(args.check_signals).rows, load_run(args.check_reference).rows)
+        checked = [gate_tune.score_gate(GateOptions(**best.options), cases)]
+        print(f"\nHeld out ({checked[0].questions} questions):")
+        print(gate_tune.format_scores(checked))
+    if args.out is not None:
+        payload = {"max_loss": args.max_loss, "tuning": [_score_json(s) for s in tuned],
+                   "chosen": None if best is None else best.options,
+                   "check": [_score_json(s) for s in checked]}
+        write_text_atomic(args.out, json.dumps(payload, indent=2))
+    return 0
+
+
+def _score_json(score: Any) -> dict[str, Any]:
+    ci = score.f1_change_ci
+    return {"options": score.options, "questions": score.questions, "retrieves": score.retrieves,
+            "searches_cut": score.searches_cut, "f1": score.f1, "f1_change": score.f1_change,
+            "f1_change_ci": [ci.lo, ci.hi], "llm_calls": score.llm_calls}
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:

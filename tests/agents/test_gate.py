@@ -10,6 +10,7 @@ from sleuth.agents.gate import (
     GateOptions,
     GateSignals,
     GateStep,
+    MeanConfidenceGate,
     ScoreMarginGate,
     TokenConfidenceGate,
     make_gate,
@@ -43,6 +44,17 @@ def test_token_confidence_retrieves_without_logprobs_or_answer() -> None:
     gate = TokenConfidenceGate()
     assert gate.decide(GateSignals(draft="London")).retrieve
     assert gate.decide(GateSignals(draft="unknown", min_token_prob=0.99)).retrieve
+
+
+def test_mean_confidence_tolerates_one_unsure_token() -> None:
+    gate = MeanConfidenceGate(theta=0.5)
+    name = GateSignals(draft="Henry J. Kaiser", min_token_prob=0.2, mean_token_prob=0.8)
+    assert not gate.decide(name).retrieve
+    assert TokenConfidenceGate(theta=0.4).decide(name).retrieve  # FLARE's min rule does retrieve
+    assert gate.decide(GateSignals(draft="Kaiser", min_token_prob=0.3, mean_token_prob=0.3)).retrieve
+    assert gate.decide(GateSignals(draft="Kaiser")).retrieve  # no probabilities
+    assert gate.decide(GateSignals(draft="unknown", mean_token_prob=0.99)).retrieve
+    assert make_gate(GateOptions(kind="mean-confidence", mean_theta=0.9)).decide(name).retrieve
 
 
 def test_agreement_gate() -> None:
@@ -121,3 +133,14 @@ async def test_gate_step_asks_for_logprobs_for_flare() -> None:
     assert engine.requests[0].logprobs
     assert outcome.decision.retrieve  # p = e^-2.5 = 0.08 < 0.4
     assert retrievals_saved(outcome.events) == 0
+
+
+async def test_record_gate_never_retrieves_and_collects_every_draft_signal() -> None:
+    engine = ScriptedEngine([" London", " Paris", " London"], logprob=-0.5)
+    usage = Usage()
+    step = GateStep(StepRecorder(engine, None), make_gate(GateOptions(kind="record")), GateOptions(samples=3))
+    outcome = await step.run(_request(), usage)
+    signals = outcome.decision.signals
+    assert not outcome.decision.retrieve and usage.searches == 0
+    assert engine.requests[0].logprobs and signals.min_token_prob == pytest.approx(0.6065, rel=1e-3)
+    assert signals.samples == ["London", "Paris", "London"] and signals.agreement == pytest.approx(2 / 3)

@@ -1,0 +1,131 @@
+"""Offline gate tuning scores each gate as a run with it would, and picks the one that saves
+the most searches within the F1 budget."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sleuth.agents.gate import GateOptions
+from sleuth.engines.base import GenerationRequest, GenerationResponse
+from sleuth.engines.scripted import ScriptedEngine
+from sleuth.errors import EvalError
+from sleuth.evals.gate_tune import candidate_gates, choose, describe, load_cases, pareto, score_gate
+from sleuth.evals.report import load_run
+from sleuth.evals.rundir import EngineConfig, RunConfig
+from sleuth.evals.runner import run_eval
+from sleuth.evals.scripted import scripted_reply
+
+
+def _row(qid: str, gold: str, draft: str, p: float, samples: list[str], ref_f1: float) -> dict[str, Any]:
+    signals = {"draft": draft, "min_token_prob": p, "mean_token_prob": p, "samples": samples,
+               "agreement": max(samples.count(s) for s in samples) / len(samples)}
+    return {"id": qid, "gold": [gold], "error": None, "usage": {"searches": 1},
+            "metrics": {"f1": ref_f1},
+            "trace": [{"type": "note", "kind": "gate", "data": {"retrieve": False, "signals": signals}}]}
+
+
+# q1, q2: confident, right drafts; q3: confident, wrong draft whose retrieval was right;
+# q4: unsure, wrong draft; retrieval wrong on q2 (the gate can beat always retrieving)
+ROWS = [
+    _row("q1", "Oslo", "Oslo", 0.95, ["Oslo", "Oslo"], 1.0),
+    _row("q2", "Bern", "Bern", 0.9, ["Bern", "Bern"], 0.0),
+    _row("q3", "Rome", "Milan", 0.7, ["Milan", "Turin"], 1.0),
+    _row("q4", "Lima", "Quito", 0.2, ["Quito", "Bogota"], 1.0),
+]
+
+
+def test_scores_follow_the_gates_own_decisions() -> None:
+    cases = load_cases(ROWS, ROWS)
+    flare = score_gate(GateOptions(kind="token-confidence", theta=0.8), cases)
+    assert flare.retrieves == 0.5 and flare.searches_cut == 0.5  # q3, q4 retrieve
+    assert flare.f1 == 1.0 and flare.reference_f1 == 0.75 and flare.f1_change == pytest.approx(0.25)
+    assert flare.llm_calls == 1 and flare.options == {"kind": "token-confidence", "theta": 0.8}
+    agreement = score_gate(GateOptions(kind="agreement", samples=2, min_agreement=1.0), cases)
+    assert agreement.retrieves == 0.5 and agreement.llm_calls == 2
+    loose = score_gate(GateOptions(kind="token-confidence", theta=0.5), cases)  # q3 answers wrong
+    assert loose.f1 == pytest.approx(0.75) and loose.searches_cut == 0.75
+    ci = loose.f1_change_ci
+    assert ci.lo is not None and ci.hi is not None and ci.lo <= loose.f1_change <= ci.hi
+
+
+def test_choose_cuts_the_most_searches_within_the_budget() -> None:
+    cases = load_cases(ROWS, ROWS)
+    scores = [score_gate(o, cases) for o in candidate_gates(cases)]
+    assert {s.options["kind"] for s in scores} == {"token-confidence", "mean-confidence", "agreement", "any"}
+    best = choose(scores, max_loss=0.0)
+    assert best is not None and best.searches_cut == 0.75 and best.f1 == pytest.approx(0.75)
+    assert best.llm_calls == 1  # ties go to the cheaper gate
+    front = pareto(scores)
+    assert [round(s.searches_cut, 2) for s in front] == sorted(round(s.searches_cut, 2) for s in front)
+    assert all(not (o.searches_cut > s.searches_cut and o.f1 > s.f1) for s in front for o in scores)
+    assert choose([score_gate(GateOptions(kind="token-confidence", theta=0.1), cases)], max_loss=0.0) is None
+
+
+def test_describe_names_the_thresholds_that_matter() -> None:
+    assert describe({"kind": "mean-confidence", "mean_theta": 0.5}) == "mean-confidence mean_theta=0.5"
+    assert describe({"kind": "any", "samples": 8, "min_agreement": 0.7}) == (
+        "token-confidence theta=0.4 or agreement min_agreement=0.7 samples=8")
+
+
+def test_runs_without_shared_signals_are_an_error() -> None:
+    with pytest.raises(EvalError, match="record"):
+        load_cases(ROWS, [{**ROWS[0], "id": "other"}])
+    no_gate = [{**r, "trace": []} for r in ROWS]
+    with pytest.raises(EvalError):
+        load_cases(no_gate, ROWS)
+
+
+class ConfidentOnOne(ScriptedEngine):
+    """Drafts the right answer with probability 0.9 for one question, "Paris" with 0.3 for the
+    others; answers from documents like the scripted double."""
+
+    async def generate(self, request: GenerationRequest) -> GenerationResponse:
+        response = await super().generate(request)
+        if not response.logprobs:
+            return response
+        p = 0.9 if "documentary" in response.text else 0.3
+        return response.model_copy(update={"logprobs": [type(response.logprobs[0])(
+            token=response.text, logprob=math.log(p))]})
+
+
+def _reply(request: GenerationRequest) -> str:
+    prompt = "\n".join(m.content for m in request.messages or [])
+    if "Documents:" not in prompt:
+        return " documentary" if "American Hardcore" in prompt.rsplit("Question:", 1)[-1] else " Paris"
+    return scripted_reply(request)
+
+
+def test_a_gate_scored_offline_does_what_a_run_with_it_does(
+    eval_sandbox_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = {"reference": ("standard-rag", {}),
+            "record": ("adaptive-rag", {"gate": {"kind": "record", "samples": 2}}),
+            "gated": ("adaptive-rag", {"gate": {"kind": "token-confidence", "theta": 0.5}})}
+    for name, (method, options) in runs.items():
+        cfg = RunConfig(dataset="hotpotqa-sandbox", method=method, options=options, limit=6,
+                        sandbox=str(eval_sandbox_dir), engine=EngineConfig(kind="scripted"))
+        asyncio.run(run_eval(cfg, tmp_path / name, engine=ConfidentOnOne(responder=_reply), progress=False))
+    record, reference, gated = (load_run(tmp_path / n).rows for n in ("record", "reference", "gated"))
+    assert all(r["usage"]["searches"] == 0 for r in record)
+    offline = score_gate(GateOptions(kind="token-confidence", theta=0.5), load_cases(record, reference))
+    assert offline.searches == pytest.approx(sum(r["usage"]["searches"] for r in gated) / 6) == pytest.approx(5 / 6)
+    assert offline.f1 == pytest.approx(sum(r["metrics"]["f1"] for r in gated) / 6)
+
+    from sleuth.cli import main
+
+    out = tmp_path / "tune.json"
+    assert main(["eval", "tune-gate", "--signals", str(tmp_path / "record"), "--reference",
+                 str(tmp_path / "reference"), "--check-signals", str(tmp_path / "record"),
+                 "--check-reference", str(tmp_path / "reference"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Chosen" in printed and "Held out (6 questions)" in printed and "--option gate=" in printed
+    payload = json.loads(out.read_text())
+    assert payload["chosen"]["kind"] and payload["check"][0]["questions"] == 6
+    assert main(["eval", "tune-gate", "--signals", str(tmp_path / "record"), "--reference",
+                 str(tmp_path / "reference"), "--check-signals", str(tmp_path / "record")]) == 2
