@@ -147,7 +147,9 @@ def pareto(scores: list[GateScore]) -> list[GateScore]:
     front = [s for s in scores if not any(
         (o.searches_cut >= s.searches_cut and o.f1 >= s.f1) and
         (o.searches_cut > s.searches_cut or o.f1 > s.f1) for o in scores)]
-    unique = {(round(s.searches_cut, 9), round(s.f1, 9)): s for s in sorted(front, key=lambda s: s.llm_calls, reverse=True)}
+    unique: dict[tuple[float, float], GateScore] = {}
+    for score in sorted(front, key=lambda s: s.llm_calls):  # stable: the earlier gate wins ties, as in choose
+        unique.setdefault((round(score.searches_cut, 9), round(score.f1, 9)), score)
     return sorted(unique.values(), key=lambda s: s.searches_cut)
 
 
