@@ -109,47 +109,50 @@ class AlwaysRetrieveGate:
         return GateDecision(retrieve=True, gate=self.name, reason="always retrieves", signals=signals)
 
 
-class TokenConfidenceGate:
-    """FLARE's rule: a draft with any token below ``theta`` probability needs evidence."""
+class _ProbabilityGate:
+    """Retrieve when a token-probability signal of the draft is below ``theta``, when the
+    engine gave no probabilities, or when the draft is no answer."""
 
-    name = "token-confidence"
+    name = ""
     needs = frozenset({"logprobs"})
+    signal = ""
+    """The :class:`GateSignals` field compared with ``theta``."""
 
-    def __init__(self, theta: float = 0.4) -> None:
+    def __init__(self, theta: float) -> None:
         self.theta = theta
 
     def decide(self, signals: GateSignals) -> GateDecision:
-        low = signals.min_token_prob
+        value = getattr(signals, self.signal)
         if is_non_answer(signals.draft):
             retrieve, reason = True, "the draft is no answer"
-        elif low is None:
+        elif value is None:
             retrieve, reason = True, "the engine returned no token probabilities"
         else:
-            retrieve = low < self.theta
-            reason = f"min token prob {low:.3f} {'<' if retrieve else '>='} theta {self.theta}"
+            retrieve = value < self.theta
+            label = self.signal.removesuffix("_token_prob")
+            reason = f"{label} token prob {value:.3f} {'<' if retrieve else '>='} theta {self.theta}"
         return GateDecision(retrieve=retrieve, gate=self.name, reason=reason, signals=signals)
 
 
-class MeanConfidenceGate:
+class TokenConfidenceGate(_ProbabilityGate):
+    """FLARE's rule: a draft with any token below ``theta`` probability needs evidence."""
+
+    name = "token-confidence"
+    signal = "min_token_prob"
+
+    def __init__(self, theta: float = 0.4) -> None:
+        super().__init__(theta)
+
+
+class MeanConfidenceGate(_ProbabilityGate):
     """Like FLARE's rule, on the mean token probability: one unsure token in a long, otherwise
     confident answer (a middle initial, a second word of a name) does not force retrieval."""
 
     name = "mean-confidence"
-    needs = frozenset({"logprobs"})
+    signal = "mean_token_prob"
 
     def __init__(self, theta: float = 0.5) -> None:
-        self.theta = theta
-
-    def decide(self, signals: GateSignals) -> GateDecision:
-        mean = signals.mean_token_prob
-        if is_non_answer(signals.draft):
-            retrieve, reason = True, "the draft is no answer"
-        elif mean is None:
-            retrieve, reason = True, "the engine returned no token probabilities"
-        else:
-            retrieve = mean < self.theta
-            reason = f"mean token prob {mean:.3f} {'<' if retrieve else '>='} theta {self.theta}"
-        return GateDecision(retrieve=retrieve, gate=self.name, reason=reason, signals=signals)
+        super().__init__(theta)
 
 
 class RecordSignalsGate:
