@@ -5,11 +5,11 @@ always-retrieve reference run over the same questions (``standard-rag`` without 
 the report has one):
 
 * **measured**: searches per question and F1 of both runs on their shared questions;
-* **sweep** (token-confidence gates): each decision records the draft and its minimum token
-  probability, and the reference recorded the answer with retrieval, so the F1 and the
-  searches at any other threshold theta follow without rerunning a model: retrieve when
-  ``min_token_prob < theta`` (reference answer), else keep the draft. Picking theta from
-  this sweep on the reported questions is optimistic; tune it on a tuning split.
+* **other gates**: each decision records the draft and its signals, and the reference
+  recorded the answer with retrieval, so every built-in gate and threshold those signals
+  support is scored without rerunning a model (:mod:`sleuth.evals.gate_tune`). The table
+  keeps the gates no other beats on both searches cut and F1. Picking one from it on the
+  reported questions is optimistic; ``sleuth eval tune-gate`` picks on a tuning split.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sleuth.evals.metrics import f1_score
-
-THETAS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
-
-
-def gate_decisions(row: dict[str, Any]) -> list[dict[str, Any]]:
-    """The gate decisions in one result row's trace, in order."""
-    return [e.get("data", {}) for e in row.get("trace", [])
-            if e.get("type") == "note" and e.get("kind") == "gate"]
+from sleuth.errors import EvalError
+from sleuth.evals.gate_tune import (
+    candidate_gates,
+    describe,
+    gate_decisions,
+    load_cases,
+    pareto,
+    score_gate,
+)
 
 
 def has_gate(rows: list[dict[str, Any]]) -> bool:
@@ -71,32 +71,6 @@ def summarize_gate(rows: list[dict[str, Any]], reference: list[dict[str, Any]] |
     return summary
 
 
-def theta_sweep(rows: list[dict[str, Any]], reference: list[dict[str, Any]],
-                thetas: tuple[float, ...] = THETAS) -> list[tuple[float, float, float]]:
-    """``(theta, share of questions retrieving, F1)`` for a token-confidence gate at each theta,
-    over the questions where the run recorded a draft probability and the reference answered."""
-    ref = {r["id"]: r for r in reference}
-    cases = []
-    for row in rows:
-        decisions = gate_decisions(row)
-        if not decisions or row["id"] not in ref:
-            continue
-        signals = decisions[0].get("signals", {})
-        prob = signals.get("min_token_prob")
-        if prob is None:
-            continue
-        draft_f1 = f1_score(signals.get("draft", ""), row["gold"])
-        cases.append((float(prob), draft_f1, float(ref[row["id"]]["metrics"]["f1"])))
-    if not cases:
-        return []
-    out = []
-    for theta in thetas:
-        retrieve = [p < theta for p, _, _ in cases]
-        f1 = sum(rf if r else df for r, (_, df, rf) in zip(retrieve, cases, strict=True)) / len(cases)
-        out.append((theta, sum(retrieve) / len(cases), f1))
-    return out
-
-
 @dataclass
 class Table:
     intro: str
@@ -127,15 +101,24 @@ def gate_tables(runs: list[Any]) -> list[Table]:
             "–" if s.ref_f1 is None else f"{100 * (s.f1 - s.ref_f1):+.1f}",
         ])
     tables = [measured]
-    for run in gated:
-        sweep = theta_sweep(run.rows, reference.rows) if reference is not None else []
-        if sweep:
-            tables.append(Table(
-                f"Token-confidence threshold sweep for {run.label}, computed from its recorded drafts "
-                "and the reference's answers (retrieve when the draft's minimum token probability < "
-                "theta; choosing theta here is optimistic).",
-                ["theta", "retrieves", "F1"],
-                [[f"{t:g}", f"{100 * share:.0f}%", f"{100 * f1:.1f}"] for t, share, f1 in sweep]))
+    for run in gated if reference is not None else []:
+        try:
+            cases = load_cases(run.rows, reference.rows)
+        except EvalError:
+            continue
+        front = pareto([score_gate(o, cases) for o in candidate_gates(cases)])
+        rows = []
+        for s in front:
+            ci = s.f1_change_ci
+            interval = "" if ci.lo is None or ci.hi is None else f" [{100 * ci.lo:+.1f}, {100 * ci.hi:+.1f}]"
+            rows.append([describe(s.options), f"{100 * s.retrieves:.0f}%", f"{100 * s.searches_cut:.0f}%",
+                         f"{100 * s.f1:.1f}", f"{100 * s.f1_change:+.1f}{interval}", str(s.llm_calls)])
+        tables.append(Table(
+            f"Other gates and thresholds on {run.label}'s {len(cases)} questions, scored from its "
+            "recorded drafts and signals and the reference's answers; only gates no other beats on "
+            "both searches cut and F1. Choosing one here is optimistic: `sleuth eval tune-gate` "
+            "chooses on a tuning split.",
+            ["gate", "retrieves", "searches cut", "F1", "F1 change [95% CI]", "gate calls"], rows))
     return tables
 
 
@@ -151,4 +134,4 @@ def gate_markdown(runs: list[Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["GateSummary", "Table", "gate_decisions", "gate_markdown", "gate_tables", "has_gate", "summarize_gate", "theta_sweep"]
+__all__ = ["GateSummary", "Table", "gate_decisions", "gate_markdown", "gate_tables", "has_gate", "summarize_gate"]

@@ -27,11 +27,16 @@ from typing import Any
 
 from sleuth.agents.gate import GateOptions, GateSignals, make_gate
 from sleuth.errors import EvalError
-from sleuth.evals.gate_report import gate_decisions
 from sleuth.evals.metrics import Interval, bootstrap_ci, f1_score
 
 THETAS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 AGREEMENTS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+def gate_decisions(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The gate decisions in one result row's trace, in order."""
+    return [e.get("data", {}) for e in row.get("trace", [])
+            if e.get("type") == "note" and e.get("kind") == "gate"]
 
 
 @dataclass(frozen=True)
@@ -175,4 +180,4 @@ def format_scores(scores: list[GateScore]) -> str:
 
 
 __all__ = ["GateCase", "GateScore", "candidate_gates", "choose", "describe", "format_scores",
-           "load_cases", "pareto", "score_gate"]
+           "gate_decisions", "load_cases", "pareto", "score_gate"]

@@ -1,5 +1,5 @@
 """The report's gate section: searches saved and F1 lost against always retrieving, and a
-threshold sweep that agrees with what the gated run measured."""
+scoring of other gates that agrees with what the gated run measured."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from sleuth.agents.gate import GateOptions
 from sleuth.engines.base import GenerationRequest, GenerationResponse
 from sleuth.engines.scripted import ScriptedEngine
-from sleuth.evals.gate_report import summarize_gate, theta_sweep
+from sleuth.evals.gate_report import summarize_gate
+from sleuth.evals.gate_tune import load_cases, score_gate
 from sleuth.evals.report import load_runs, write_report
 from sleuth.evals.rundir import EngineConfig, RunConfig
 from sleuth.evals.runner import run_eval
@@ -62,20 +64,23 @@ def test_gate_summary_counts_the_saved_search_and_the_f1_change(gate_runs: list[
     assert all(r["metrics"]["f1"] == ref_f1[r["id"]] for r in gated.rows if r is not first)
 
 
-def test_sweep_reproduces_the_measured_run_and_both_extremes(gate_runs: list[Path]) -> None:
+def test_offline_scores_reproduce_the_measured_run_and_both_extremes(gate_runs: list[Path]) -> None:
     reference, gated = load_runs(gate_runs, resamples=50)
-    sweep = {theta: (share, f1) for theta, share, f1 in theta_sweep(gated.rows, reference.rows)}
+    cases = load_cases(gated.rows, reference.rows)
     measured = summarize_gate(gated.rows, reference.rows)
-    assert sweep[0.4] == (pytest.approx(5 / 6), pytest.approx(measured.f1))  # the run's own theta
-    assert sweep[1.01] == (1.0, pytest.approx(measured.ref_f1))  # always retrieve
-    assert sweep[0.0][0] == 0.0  # never retrieve: every draft is the answer
+    own = score_gate(GateOptions(kind="token-confidence", theta=0.4), cases)  # the run's own gate
+    assert (own.retrieves, own.f1) == (pytest.approx(5 / 6), pytest.approx(measured.f1))
+    assert own.searches == pytest.approx(measured.searches)
+    strict = score_gate(GateOptions(kind="token-confidence", theta=0.95), cases)  # always retrieves
+    assert (strict.retrieves, strict.f1) == (1.0, pytest.approx(measured.ref_f1))
 
 
 def test_report_has_the_gate_section_in_markdown_and_html(gate_runs: list[Path], tmp_path: Path) -> None:
     md, html = write_report(gate_runs, tmp_path / "gate", resamples=50)
     text = md.read_text()
     assert "## Retrieve-or-answer gate" in text and "| adaptive-rag | 6 | 1 (17%) |" in text
-    assert "| 17% |" in text and "threshold sweep" in text
+    assert "| 17% |" in text and "Other gates and thresholds on adaptive-rag's 6 questions" in text
+    assert "| token-confidence theta=0.1 | 83% | 17% |" in text
     assert "Retrieve-or-answer gate" in html.read_text()
 
 
