@@ -53,7 +53,7 @@ class GateCase:
 @dataclass(frozen=True)
 class GateScore:
     options: dict[str, Any]
-    """``GateOptions`` fields that differ from the defaults: the ``gate`` option to pass."""
+    """The ``gate`` option to pass (:func:`gate_option`)."""
     questions: int
     retrieves: float
     """Share of questions the gate sends to retrieval."""
@@ -124,10 +124,8 @@ def score_gate(options: GateOptions, cases: list[GateCase], *, resamples: int = 
     retrieve = [gate.decide(c.signals).retrieve for c in cases]
     n = len(cases)
     change = [0.0 if r else c.draft_f1 - c.reference_f1 for r, c in zip(retrieve, cases, strict=True)]
-    defaults = GateOptions().model_dump()
-    used = {k: v for k, v in options.model_dump().items() if v != defaults[k] or k == "kind"}
     return GateScore(
-        options=used, questions=n, retrieves=sum(retrieve) / n,
+        options=gate_option(options), questions=n, retrieves=sum(retrieve) / n,
         searches=sum(c.reference_searches for r, c in zip(retrieve, cases, strict=True) if r) / n,
         reference_searches=sum(c.reference_searches for c in cases) / n,
         f1=sum(c.reference_f1 if r else c.draft_f1 for r, c in zip(retrieve, cases, strict=True)) / n,
@@ -158,14 +156,31 @@ def pareto(scores: list[GateScore]) -> list[GateScore]:
     return sorted(unique.values(), key=lambda s: s.searches_cut)
 
 
+PARAMETERS = {"token-confidence": ["theta"], "mean-confidence": ["mean_theta"],
+              "agreement": ["min_agreement", "samples"]}
+"""The options each built-in threshold gate reads."""
+
+
+def gate_option(options: GateOptions) -> dict[str, Any]:
+    """The ``gate`` option that selects this gate, with every field its rules read spelled
+    out, so it means the same if a default changes."""
+    names = options.combine if options.kind == "any" else [options.kind]
+    out: dict[str, Any] = {"kind": options.kind}
+    if options.kind == "any":
+        out["combine"] = list(options.combine)
+    for name in names:
+        for key in PARAMETERS.get(name, []):
+            out[key] = getattr(options, key)
+    if "agreement" in names:
+        out["sample_temperature"] = options.sample_temperature
+    return out
+
+
 def describe(options: dict[str, Any]) -> str:
     """A short name for a gate: ``token-confidence theta=0.5``."""
-    kind = options["kind"]
-    parts = {"token-confidence": ["theta"], "mean-confidence": ["mean_theta"],
-             "agreement": ["min_agreement", "samples"]}
     full = {**GateOptions().model_dump(), **options}
-    names = full["combine"] if kind == "any" else [kind]
-    return " or ".join(name + "".join(f" {k}={full[k]:g}" for k in parts.get(name, [])) for name in names)
+    names = full["combine"] if full["kind"] == "any" else [full["kind"]]
+    return " or ".join(name + "".join(f" {k}={full[k]:g}" for k in PARAMETERS.get(name, [])) for name in names)
 
 
 def format_scores(scores: list[GateScore]) -> str:
@@ -180,4 +195,4 @@ def format_scores(scores: list[GateScore]) -> str:
 
 
 __all__ = ["GateCase", "GateScore", "candidate_gates", "choose", "describe", "format_scores",
-           "gate_decisions", "load_cases", "pareto", "score_gate"]
+           "gate_decisions", "gate_option", "load_cases", "pareto", "score_gate"]

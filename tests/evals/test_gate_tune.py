@@ -46,6 +46,10 @@ def test_scores_follow_the_gates_own_decisions() -> None:
     assert flare.retrieves == 0.5 and flare.searches_cut == 0.5  # q3, q4 retrieve
     assert flare.f1 == 1.0 and flare.reference_f1 == 0.75 and flare.f1_change == pytest.approx(0.25)
     assert flare.llm_calls == 1 and flare.options == {"kind": "token-confidence", "theta": 0.8}
+    either = score_gate(GateOptions(kind="any", samples=2), cases).options
+    assert either == {"kind": "any", "combine": ["token-confidence", "agreement"], "theta": 0.4,
+                      "min_agreement": 0.6, "samples": 2, "sample_temperature": 0.7}
+    assert GateOptions(**either) == GateOptions(kind="any", samples=2)
     agreement = score_gate(GateOptions(kind="agreement", samples=2, min_agreement=1.0), cases)
     assert agreement.retrieves == 0.5 and agreement.llm_calls == 2
     loose = score_gate(GateOptions(kind="token-confidence", theta=0.5), cases)  # q3 answers wrong
