@@ -192,7 +192,8 @@ def _add_tune_gate(sub: Any) -> None:
                       help="run with recorded gate signals (gate kind 'record') on the tuning split")
     tune.add_argument("--reference", type=Path, required=True,
                       help="always-retrieve run (standard-rag) on the same questions")
-    tune.add_argument("--check-signals", type=Path, default=None, help="the same two runs on held-out questions")
+    tune.add_argument("--check-signals", type=Path, default=None,
+                      help="the same two runs on held-out questions (tuning questions are left out)")
     tune.add_argument("--check-reference", type=Path, default=None)
     tune.add_argument("--max-loss", type=float, default=1.0, help="F1 points the gate may lose (default 1)")
     tune.add_argument("--out", type=Path, default=None, help="write every score as JSON here")
@@ -202,18 +203,16 @@ def _add_tune_gate(sub: Any) -> None:
 def _tune_gate(args: argparse.Namespace) -> int:
     from sleuth.agents.gate import GateOptions
     from sleuth.atomic import write_text_atomic
+    from sleuth.errors import EvalError
     from sleuth.evals import gate_tune
     from sleuth.evals.report import load_run
 
     if (args.check_signals is None) != (args.check_reference is None):
         raise ConfigError("--check-signals and --check-reference go together.")
 
-    def scores(signals: Path, reference: Path) -> list[gate_tune.GateScore]:
-        cases = gate_tune.load_cases(load_run(signals).rows, load_run(reference).rows)
-        return [gate_tune.score_gate(o, cases) for o in gate_tune.candidate_gates(cases)]
-
-    tuned = scores(args.signals, args.reference)
-    print(f"Tuning runs ({tuned[0].questions} questions); gates no other beats on both cut and F1:")
+    tuning = gate_tune.load_cases(load_run(args.signals).rows, load_run(args.reference).rows)
+    tuned = [gate_tune.score_gate(o, tuning) for o in gate_tune.candidate_gates(tuning)]
+    print(f"Tuning runs ({len(tuning)} questions); gates no other beats on both cut and F1:")
     print(gate_tune.format_scores(gate_tune.pareto(tuned)))
     best = gate_tune.choose(tuned, args.max_loss / 100)
     if best is None:
@@ -224,8 +223,15 @@ def _tune_gate(args: argparse.Namespace) -> int:
     checked: list[gate_tune.GateScore] = []
     if best is not None and args.check_signals is not None:
         cases = gate_tune.load_cases(load_run(args.check_signals).rows, load_run(args.check_reference).rows)
-        checked = [gate_tune.score_gate(GateOptions(**best.options), cases)]
-        print(f"\nHeld out ({checked[0].questions} questions):")
+        seen = {c.id for c in tuning}
+        held_out = [c for c in cases if c.id not in seen]
+        if not held_out:
+            raise EvalError("Every question of the check runs was used for tuning.",
+                            hint="check on other questions (a larger --limit, or another split)")
+        checked = [gate_tune.score_gate(GateOptions(**best.options), held_out)]
+        skipped = len(cases) - len(held_out)
+        print(f"\nHeld out ({checked[0].questions} questions"
+              f"{f'; {skipped} used for tuning left out' if skipped else ''}):")
         print(gate_tune.format_scores(checked))
     if args.out is not None:
         payload = {"max_loss": args.max_loss, "tuning": [_score_json(s) for s in tuned],

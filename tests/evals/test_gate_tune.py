@@ -125,11 +125,27 @@ def test_a_gate_scored_offline_does_what_a_run_with_it_does(
 
     out = tmp_path / "tune.json"
     assert main(["eval", "tune-gate", "--signals", str(tmp_path / "record"), "--reference",
-                 str(tmp_path / "reference"), "--check-signals", str(tmp_path / "record"),
-                 "--check-reference", str(tmp_path / "reference"), "--out", str(out)]) == 0
+                 str(tmp_path / "reference"), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "Chosen" in printed and "Held out (6 questions)" in printed and "--option gate=" in printed
+    assert "Chosen" in printed and "--option gate=" in printed
     payload = json.loads(out.read_text())
-    assert payload["chosen"]["kind"] and payload["check"][0]["questions"] == 6
+    assert payload["chosen"]["kind"] and payload["check"] == []
+    # checking on the tuning questions themselves is refused
+    assert main(["eval", "tune-gate", "--signals", str(tmp_path / "record"), "--reference",
+                 str(tmp_path / "reference"), "--check-signals", str(tmp_path / "record"),
+                 "--check-reference", str(tmp_path / "reference")]) == 1
+    assert "Every question of the check runs was used for tuning" in capsys.readouterr().err
+
+    # tuned on the first 3 questions, checked on the other 3
+    first3 = tmp_path / "record-3"
+    cfg = RunConfig(dataset="hotpotqa-sandbox", method="adaptive-rag", limit=3,
+                    options={"gate": {"kind": "record", "samples": 2}},
+                    sandbox=str(eval_sandbox_dir), engine=EngineConfig(kind="scripted"))
+    asyncio.run(run_eval(cfg, first3, engine=ConfidentOnOne(responder=_reply), progress=False))
+    assert main(["eval", "tune-gate", "--signals", str(first3), "--reference", str(tmp_path / "reference"),
+                 "--check-signals", str(tmp_path / "record"), "--check-reference", str(tmp_path / "reference"),
+                 "--out", str(out)]) == 0
+    assert "Held out (3 questions; 3 used for tuning left out)" in capsys.readouterr().out
+    assert json.loads(out.read_text())["check"][0]["questions"] == 3
     assert main(["eval", "tune-gate", "--signals", str(tmp_path / "record"), "--reference",
                  str(tmp_path / "reference"), "--check-signals", str(tmp_path / "record")]) == 2
