@@ -5,6 +5,14 @@ where the dataset has them). Names::
 
     hotpotqa-sandbox     1,448 HotpotQA questions with gold paragraph ids (main benchmark)
     hotpotqa-tune        its questions 1,001-1,448: tune prompts here, report on the first 1,000
+    hotpotqa-random      1,000 of them in a fixed random order: ``--limit N`` is a fair sample
+    hotpotqa-random-tune the other 448, in random order: tune for hotpotqa-random here
+
+The file is sorted by question text, so its head is not a sample: 66 of the first 100
+questions have a yes/no answer ("Are ... both ...?"), against 9 % of the whole, and the
+last 448 (``hotpotqa-tune``) are almost all "Which/Who/Where" questions (one yes/no). ``hotpotqa-random``
+and ``hotpotqa-random-tune`` split one seeded shuffle of all 1,448, so both have the
+dataset's mix.
     musique-mini         100 MuSiQue questions with gold paragraph ids and their corpus
     musique-dev          2,417 MuSiQue dev questions, answers only
     2wikimultihopqa-dev  12,576 2WikiMultihopQA dev questions, answers only
@@ -63,6 +71,11 @@ class DatasetSpec:
     """The corpus holding the gold evidence, inside the shared data folder."""
     first: int = 0
     """Skip the file's first questions (a split cut from a longer file)."""
+    stop: int | None = None
+    """Keep questions before this position (after shuffling, like ``first``)."""
+    shuffle_seed: int | None = None
+    """Order the questions by a seeded hash of their ids before ``first``/``stop``: a fixed
+    random order, independent of the Python version and of the file's order."""
 
 
 @dataclass
@@ -161,6 +174,13 @@ DATASETS: dict[str, DatasetSpec] = {
                     "questions 1,001-1,448 of hotpotqa-sandbox, for tuning prompts and thresholds "
                     "(reported results use the first 1,000)",
                     corpus="hotpotqa_sandbox/corpus.jsonl.gz", first=1000),
+        DatasetSpec("hotpotqa-random", "hotpotqa_sandbox/questions.jsonl.gz", parse_hotpotqa,
+                    "1,000 hotpotqa-sandbox questions in a fixed random order (the file is sorted "
+                    "by question text; --limit N here is a fair sample)",
+                    corpus="hotpotqa_sandbox/corpus.jsonl.gz", stop=1000, shuffle_seed=0),
+        DatasetSpec("hotpotqa-random-tune", "hotpotqa_sandbox/questions.jsonl.gz", parse_hotpotqa,
+                    "the other 448 of the same shuffle, for tuning what hotpotqa-random reports",
+                    corpus="hotpotqa_sandbox/corpus.jsonl.gz", first=1000, shuffle_seed=0),
         DatasetSpec("musique-mini", "musique_mini/questions.jsonl.gz", parse_musique,
                     "100 MuSiQue (train) questions, 2-4 hops, with their paragraph corpus",
                     corpus="musique_mini/corpus.jsonl.gz"),
@@ -271,14 +291,23 @@ def load_dataset(
             path=str(path),
         )
     corpus = root / spec.corpus if spec.corpus else None
-    return _load_file(path, spec.parser, spec.name, corpus, spec.description, limit, spec.first)
+    return _load_file(path, spec.parser, spec.name, corpus, spec.description, limit, spec)
+
+
+def shuffled(examples: list[EvalExample], seed: int) -> list[EvalExample]:
+    """``examples`` ordered by ``sha256(f"{seed}:{id}")``: a fixed random order."""
+    return sorted(examples, key=lambda e: hashlib.sha256(f"{seed}:{e.id}".encode()).digest())
 
 
 def _load_file(
     path: Path, parser: Parser, name: str, corpus: Path | None, description: str,
-    limit: int | None, first: int = 0,
+    limit: int | None, spec: DatasetSpec | None = None,
 ) -> Dataset:
-    examples = read_examples(path, parser)[first:]
+    examples = read_examples(path, parser)
+    if spec is not None:
+        if spec.shuffle_seed is not None:
+            examples = shuffled(examples, spec.shuffle_seed)
+        examples = examples[spec.first:spec.stop]
     if limit is not None:
         examples = examples[: max(limit, 0)]
     return Dataset(name=name, path=path, sha256=sha256_file(path), examples=examples,
@@ -294,4 +323,5 @@ __all__ = [
     "load_dataset",
     "parse_flashrag",
     "resolve_data_dir",
+    "shuffled",
 ]

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from sleuth.errors import DatasetError
-from sleuth.evals.datasets import list_datasets, load_dataset
+from sleuth.evals.datasets import EvalExample, list_datasets, load_dataset, shuffled
 
 SIZES = {
-    "hotpotqa-sandbox": 1448, "hotpotqa-tune": 448, "musique-mini": 100, "musique-dev": 2417,
+    "hotpotqa-sandbox": 1448, "hotpotqa-tune": 448, "hotpotqa-random": 1000, "hotpotqa-random-tune": 448,
+    "musique-mini": 100, "musique-dev": 2417,
     "2wikimultihopqa-dev": 12576, "bamboogle": 125, "nq": 1000, "triviaqa": 1000, "popqa": 1000,
 }
 
@@ -47,6 +48,26 @@ def test_tuning_split_is_disjoint_from_the_reported_questions(shared_data: Path)
     assert not {e.id for e in reported.examples} & {e.id for e in tune.examples}
     assert [e.id for e in tune.examples] == [e.id for e in full.examples[1000:]]
     assert tune.corpus == full.corpus and all(e.gold_ids for e in tune.examples)
+
+
+def test_random_splits_partition_one_seeded_shuffle_with_the_datasets_mix(shared_data: Path) -> None:
+    full = load_dataset("hotpotqa-sandbox", data_dir=shared_data).examples
+    report = load_dataset("hotpotqa-random", data_dir=shared_data).examples
+    tune = load_dataset("hotpotqa-random-tune", data_dir=shared_data).examples
+    ids = [e.id for e in report + tune]
+    assert sorted(ids) == sorted(e.id for e in full) and len(set(ids)) == len(full)
+    assert [e.id for e in shuffled(full, 0)] == ids  # one order, cut in two
+    assert [e.id for e in shuffled(list(reversed(full)), 0)] == ids  # not the file's order
+    assert [e.id for e in shuffled(full, 1)] != ids
+    head = load_dataset("hotpotqa-random", data_dir=shared_data, limit=100).examples
+    assert [e.id for e in head] == ids[:100]
+
+    def yes_no(examples: list[EvalExample]) -> int:
+        return sum(e.answers[0].lower() in ("yes", "no") for e in examples)
+
+    # the sorted file's head is mostly yes/no; a random head has about the whole's 9 %
+    assert yes_no(full[:100]) == 66 and yes_no(full) == 129
+    assert 3 <= yes_no(head) <= 17 and 3 <= yes_no(tune[:100]) <= 17
 
 
 def test_limit_and_popqa_metadata(shared_data: Path) -> None:
