@@ -13,8 +13,8 @@ from typing import Any
 from sleuth.errors import ConfigError
 
 RUN_EXAMPLE = """examples:
-  sleuth eval run --dataset hotpotqa-sandbox --method search-r1 --limit 100 --out runs/sr1
-  sleuth eval run --dataset hotpotqa-sandbox --method search-r1 --limit 100 --out runs/sr1 --resume
+  sleuth eval run --dataset hotpotqa-random --method search-r1 --limit 100 --out runs/sr1
+  sleuth eval run --dataset hotpotqa-random --method search-r1 --limit 100 --out runs/sr1 --resume
   sleuth eval run --dataset hotpotqa-sandbox --method standard-rag --mask-gold 0.3 \\
       --engine openai --base-url http://127.0.0.1:8000/v1 --model Qwen/Qwen2.5-7B-Instruct \\
       --concurrency 16 --option top_k=5 --out runs/rag-masked
@@ -31,7 +31,7 @@ REPORT_EXAMPLE = """example:
 
 EVAL_EXAMPLE = """example:
   sleuth eval list
-  sleuth eval run --dataset hotpotqa-sandbox --method search-r1 --limit 100 --out runs/sr1
+  sleuth eval run --dataset hotpotqa-random --method search-r1 --limit 100 --out runs/sr1
   sleuth eval report runs/sr1 --out docs/results/sr1"""
 
 
@@ -75,7 +75,8 @@ def _add_run(sub: Any) -> None:
     run.add_argument("--dataset", required=True, help="dataset name (sleuth eval list) or .jsonl")
     run.add_argument("--method", required=True, help="registered method (sleuth eval list)")
     run.add_argument("--out", type=Path, required=True, help="run directory")
-    run.add_argument("--resume", action="store_true", help="continue the run in --out (a larger --limit grows it)")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the run in --out (a larger --limit grows it)")
     run.add_argument("--retry-errors", action="store_true",
                      help="with --resume, also rerun questions whose result is an error (the "
                      "error line stays in the file; reports use the newest line per question)")
@@ -102,7 +103,7 @@ def _add_run(sub: Any) -> None:
 
 
 CALIBRATE_EXAMPLE = """example:
-  sleuth eval calibrate-judge --dataset hotpotqa-tune --limit 16 --sandbox runs/sandbox-hotpotqa \\
+  sleuth eval calibrate-judge --dataset hotpotqa-random-tune --limit 16 --sandbox runs/sandbox-hotpotqa \\
       --model qwen2.5-coder-1.5b --out runs/judge-1.5b
 
 Writes OUT/cases.jsonl (resumable), OUT/scores.jsonl and OUT/thresholds.json, and prints how
@@ -118,7 +119,7 @@ def _add_calibrate(sub: Any) -> None:
         "each threshold.",
         epilog=CALIBRATE_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    cal.add_argument("--dataset", default="hotpotqa-tune", help="dataset with gold evidence ids")
+    cal.add_argument("--dataset", default="hotpotqa-random-tune", help="dataset with gold evidence ids")
     cal.add_argument("--limit", type=int, default=16, help="first N questions")
     cal.add_argument("--out", type=Path, required=True, help="output directory (resumable)")
     cal.add_argument("--engine", default="embedded", choices=["embedded", "openai", "vllm", "scripted"])
@@ -140,7 +141,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset, data_dir=args.data_dir, limit=args.limit)
     if not any(e.gold_ids for e in dataset.examples):
         raise EvalError(f"Dataset {dataset.name} has no gold evidence ids to hide.",
-                        hint="use hotpotqa-tune or another dataset with gold paragraphs")
+                        hint="use hotpotqa-random-tune or another dataset with gold paragraphs")
     config = RunConfig(dataset=args.dataset, method="evidence-loop", sandbox=args.sandbox,
                        engine=EngineConfig(kind=args.engine, model=args.model, base_url=args.base_url),
                        data_dir=args.data_dir)
@@ -169,9 +170,9 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 TUNE_GATE_EXAMPLE = """example:
-  sleuth eval run --dataset hotpotqa-tune --limit 200 --method adaptive-rag \\
+  sleuth eval run --dataset hotpotqa-random-tune --limit 200 --method adaptive-rag \\
       --option gate='{"kind": "record", "samples": 8}' --out runs/gate-tune
-  sleuth eval run --dataset hotpotqa-tune --limit 200 --method standard-rag --out runs/rag-tune
+  sleuth eval run --dataset hotpotqa-random-tune --limit 200 --method standard-rag --out runs/rag-tune
   sleuth eval tune-gate --signals runs/gate-tune --reference runs/rag-tune \\
       --check-signals runs/gate-test --check-reference runs/rag-test
 
@@ -218,7 +219,8 @@ def _tune_gate(args: argparse.Namespace) -> int:
     if best is None:
         print(f"\nNo gate stays within {args.max_loss:g} F1 points of always retrieving.")
     else:
-        print(f"\nChosen (most searches cut within {args.max_loss:g} F1 points): {gate_tune.describe(best.options)}")
+        print(f"\nChosen (most searches cut within {args.max_loss:g} F1 points): "
+              f"{gate_tune.describe(best.options)}")
         print(f"  --option gate='{json.dumps(best.options)}'")
     checked: list[gate_tune.GateScore] = []
     if best is not None and args.check_signals is not None:
