@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from sleuth.agents.answers import is_non_answer
 from sleuth.agents.gate import GateOptions
 from sleuth.engines.base import GenerationRequest, GenerationResponse
 from sleuth.engines.scripted import ScriptedEngine
@@ -149,3 +150,32 @@ def test_a_gate_scored_offline_does_what_a_run_with_it_does(
     assert json.loads(out.read_text())["check"][0]["questions"] == 3
     assert main(["eval", "tune-gate", "--signals", str(tmp_path / "record"), "--reference",
                  str(tmp_path / "reference"), "--check-signals", str(tmp_path / "record")]) == 2
+
+
+@pytest.mark.model
+def test_record_gate_and_tuning_on_the_real_model(
+    small_engine: Any, eval_sandbox_dir: Path, tmp_path: Path
+) -> None:
+    """The recording run and the offline scores on the real 0.5B model: llama.cpp's token
+    probabilities and seeded samples reach the gate, nothing is retrieved, and the extremes
+    of the scored gates are the draft-only and always-retrieve runs."""
+    runs = {"record": ("adaptive-rag", {"gate": {"kind": "record", "samples": 3}}),
+            "reference": ("standard-rag", {"top_k": 3})}
+    for name, (method, options) in runs.items():
+        cfg = RunConfig(dataset="hotpotqa-sandbox", method=method, options=options, limit=3,
+                        sandbox=str(eval_sandbox_dir))
+        asyncio.run(run_eval(cfg, tmp_path / name, engine=small_engine, progress=False))
+    record, reference = (load_run(tmp_path / n).rows for n in ("record", "reference"))
+    assert all(r["usage"]["searches"] == 0 and r["usage"]["llm_calls"] == 3 for r in record)
+    cases = load_cases(record, reference)
+    assert len(cases) == 3
+    for case in cases:
+        low, mean = case.signals.min_token_prob, case.signals.mean_token_prob
+        assert low is not None and mean is not None and 0.0 < low <= mean <= 1.0
+        assert len(case.signals.samples) == 3 and 0.0 <= (case.signals.agreement or 0.0) <= 1.0
+    never = score_gate(GateOptions(kind="agreement", samples=3, min_agreement=0.01), cases)
+    refusals = [c for c in cases if is_non_answer(c.signals.draft)]  # every gate retrieves for those
+    assert never.retrieves == pytest.approx(len(refusals) / 3)
+    always = score_gate(GateOptions(kind="token-confidence", theta=0.999), cases)
+    assert always.retrieves == 1.0 and always.f1 == pytest.approx(always.reference_f1)
+    assert always.reference_f1 == pytest.approx(sum(r["metrics"]["f1"] for r in reference) / 3)
