@@ -231,8 +231,12 @@ async def test_arrivals_delay_agents_and_latency_counts_from_arrival() -> None:
     out = await run_many(["a", "b"], engine=ScriptedEngine(responder=responder),
                          retriever=SleepyRetriever(0.01), method="test-loop",
                          options={"searches": 1}, arrivals=[0.0, 0.1])
-    assert min(started) < 0.05 and max(started) >= 0.1
-    assert all(isinstance(o, Answer) and 0.01 <= o.usage.wall_s < 0.1 for o in out)
+    total = loop.time() - t0
+    assert min(started) < 0.1 <= max(started)  # a does not wait for b's arrival; b does
+    assert all(isinstance(o, Answer) and o.usage.wall_s >= 0.01 for o in out)  # each searched
+    # b's latency counts from its arrival at 0.1, not from the start of the run (no bound on
+    # how fast a loaded machine runs it: only the 0.1 s of waiting must be left out)
+    assert isinstance(out[1], Answer) and out[1].usage.wall_s <= total - 0.1 + 1e-3
 
 
 async def test_bad_arguments_are_config_errors() -> None:
