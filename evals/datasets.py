@@ -7,16 +7,16 @@ where the dataset has them). Names::
     hotpotqa-tune        its questions 1,001-1,448: tune prompts here, report on the first 1,000
     hotpotqa-random      1,000 of them in a fixed random order: ``--limit N`` is a fair sample
     hotpotqa-random-tune the other 448, in random order: tune for hotpotqa-random here
-
-The file is sorted by question text, so its head is not a sample: 66 of the first 100
-questions have a yes/no answer ("Are ... both ...?"), against 9 % of the whole, and the
-last 448 (``hotpotqa-tune``) are almost all "Which/Who/Where" questions (one yes/no). ``hotpotqa-random``
-and ``hotpotqa-random-tune`` split one seeded shuffle of all 1,448, so both have the
-dataset's mix.
     musique-mini         100 MuSiQue questions with gold paragraph ids and their corpus
     musique-dev          2,417 MuSiQue dev questions, answers only
     2wikimultihopqa-dev  12,576 2WikiMultihopQA dev questions, answers only
     bamboogle, nq, triviaqa, popqa   FlashRAG-format questions, answers only
+
+The HotpotQA file is sorted by question text, so its head is not a sample: 66 of the first
+100 questions have a yes/no answer ("Are ... both ...?"), against 9 % of the whole, and the
+last 448 (``hotpotqa-tune``) are almost all "Which/Who/Where" questions (one yes/no).
+``hotpotqa-random`` and ``hotpotqa-random-tune`` split one seeded shuffle of all 1,448, so
+both have the dataset's mix.
 
 A path to a ``.jsonl[.gz]`` file also works: FlashRAG (``id``, ``question``,
 ``golden_answers``) or Sleuth's shape (``id``, ``question``, ``answer`` or ``answers``,
