@@ -101,20 +101,16 @@ def gate_tables(runs: list[Any]) -> list[Table]:
             "–" if s.ref_f1 is None else f"{100 * (s.f1 - s.ref_f1):+.1f}",
         ])
     tables = [measured]
+    if reference is None:
+        return tables
     for run in gated:
-        if reference is None:
-            break
         try:
             cases = load_cases(run.rows, reference.rows)
         except EvalError:
             continue
         front = pareto([score_gate(o, cases) for o in candidate_gates(cases)])
-        rows = []
-        for score in front:
-            ci = score.f1_change_ci
-            interval = "" if ci.lo is None or ci.hi is None else f" [{100 * ci.lo:+.1f}, {100 * ci.hi:+.1f}]"
-            rows.append([describe(score.options), f"{100 * score.retrieves:.0f}%", f"{100 * score.searches_cut:.0f}%",
-                         f"{100 * score.f1:.1f}", f"{100 * score.f1_change:+.1f}{interval}", str(score.llm_calls)])
+        rows = [[describe(score.options), f"{100 * score.retrieves:.0f}%", f"{100 * score.searches_cut:.0f}%",
+                 f"{100 * score.f1:.1f}", score.f1_change_text(), str(score.llm_calls)] for score in front]
         tables.append(Table(
             f"Other gates and thresholds on {run.label}'s {len(cases)} questions, scored from its "
             "recorded drafts and signals and the reference's answers; only gates no other beats on "

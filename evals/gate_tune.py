@@ -74,6 +74,17 @@ class GateScore:
     def f1_change(self) -> float:
         return self.f1 - self.reference_f1
 
+    def f1_change_text(self) -> str:
+        """``+1.2 [-3.0, +5.1]``: the change in F1 points with its 95% interval."""
+        ci = self.f1_change_ci
+        interval = "" if ci.lo is None or ci.hi is None else f" [{100 * ci.lo:+.1f}, {100 * ci.hi:+.1f}]"
+        return f"{100 * self.f1_change:+.1f}{interval}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"options": self.options, "questions": self.questions, "retrieves": self.retrieves,
+                "searches_cut": self.searches_cut, "f1": self.f1, "f1_change": self.f1_change,
+                "f1_change_ci": [self.f1_change_ci.lo, self.f1_change_ci.hi], "llm_calls": self.llm_calls}
+
 
 def load_cases(signals: list[dict[str, Any]], reference: list[dict[str, Any]]) -> list[GateCase]:
     """One case per question both runs answered without error, the first gate decision's
@@ -95,6 +106,16 @@ def load_cases(signals: list[dict[str, Any]], reference: list[dict[str, Any]]) -
                         hint="run the method with --option gate='{\"kind\": \"record\"}' on the "
                         "reference run's dataset and --limit")
     return cases
+
+
+def held_out(cases: list[GateCase], tuning: list[GateCase]) -> list[GateCase]:
+    """``cases`` without the questions tuned on; ``EvalError`` when none is left."""
+    seen = {c.id for c in tuning}
+    left = [c for c in cases if c.id not in seen]
+    if not left:
+        raise EvalError("Every question of the check runs was used for tuning.",
+                        hint="check on other questions (a larger --limit, or another split)")
+    return left
 
 
 def candidate_gates(cases: list[GateCase]) -> list[GateOptions]:
@@ -187,12 +208,10 @@ def format_scores(scores: list[GateScore]) -> str:
     """A table: gate, share retrieving, searches cut, F1, F1 change with its 95% interval, calls."""
     lines = [f"{'gate':<70} {'retrieves':>9} {'cut':>5} {'F1':>5} {'change [95% CI]':>20} {'calls':>5}"]
     for s in scores:
-        ci = s.f1_change_ci
-        interval = "" if ci.lo is None or ci.hi is None else f" [{100 * ci.lo:+.1f}, {100 * ci.hi:+.1f}]"
         lines.append(f"{describe(s.options):<70} {100 * s.retrieves:>8.0f}% {100 * s.searches_cut:>4.0f}% "
-                     f"{100 * s.f1:>5.1f} {f'{100 * s.f1_change:+.1f}{interval}':>20} {s.llm_calls:>5}")
+                     f"{100 * s.f1:>5.1f} {s.f1_change_text():>20} {s.llm_calls:>5}")
     return "\n".join(lines)
 
 
 __all__ = ["GateCase", "GateScore", "candidate_gates", "choose", "describe", "format_scores",
-           "gate_decisions", "gate_option", "load_cases", "pareto", "score_gate"]
+           "gate_decisions", "gate_option", "held_out", "load_cases", "pareto", "score_gate"]

@@ -1,5 +1,5 @@
-"""``sleuth eval run|report|list|calibrate-judge|tune-gate``: resumable evaluation runs, their reports,
-and calibration of EvidenceLoop's judge."""
+"""``sleuth eval run|report|list|calibrate-judge|tune-gate``: resumable evaluation runs,
+their reports, calibration of EvidenceLoop's judge and offline tuning of the gate."""
 
 from __future__ import annotations
 
@@ -204,7 +204,6 @@ def _add_tune_gate(sub: Any) -> None:
 def _tune_gate(args: argparse.Namespace) -> int:
     from sleuth.agents.gate import GateOptions
     from sleuth.atomic import write_text_atomic
-    from sleuth.errors import EvalError
     from sleuth.evals import gate_tune
     from sleuth.evals.report import load_run
 
@@ -225,29 +224,18 @@ def _tune_gate(args: argparse.Namespace) -> int:
     checked: list[gate_tune.GateScore] = []
     if best is not None and args.check_signals is not None:
         cases = gate_tune.load_cases(load_run(args.check_signals).rows, load_run(args.check_reference).rows)
-        seen = {c.id for c in tuning}
-        held_out = [c for c in cases if c.id not in seen]
-        if not held_out:
-            raise EvalError("Every question of the check runs was used for tuning.",
-                            hint="check on other questions (a larger --limit, or another split)")
+        held_out = gate_tune.held_out(cases, tuning)
         checked = [gate_tune.score_gate(GateOptions(**best.options), held_out)]
         skipped = len(cases) - len(held_out)
         print(f"\nHeld out ({checked[0].questions} questions"
               f"{f'; {skipped} used for tuning left out' if skipped else ''}):")
         print(gate_tune.format_scores(checked))
     if args.out is not None:
-        payload = {"max_loss": args.max_loss, "tuning": [_score_json(s) for s in tuned],
+        payload = {"max_loss": args.max_loss, "tuning": [s.as_json() for s in tuned],
                    "chosen": None if best is None else best.options,
-                   "check": [_score_json(s) for s in checked]}
+                   "check": [s.as_json() for s in checked]}
         write_text_atomic(args.out, json.dumps(payload, indent=2))
     return 0
-
-
-def _score_json(score: Any) -> dict[str, Any]:
-    ci = score.f1_change_ci
-    return {"options": score.options, "questions": score.questions, "retrieves": score.retrieves,
-            "searches_cut": score.searches_cut, "f1": score.f1, "f1_change": score.f1_change,
-            "f1_change_ci": [ci.lo, ci.hi], "llm_calls": score.llm_calls}
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:
