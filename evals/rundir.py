@@ -113,14 +113,19 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def config_changes(old: RunManifest, new: RunManifest) -> dict[str, tuple[Any, Any]]:
+    """``key -> (old, new)`` for every identity field that differs, by key."""
+    a, b = old.identity(), new.identity()
+    return {key: (a.get(key), b.get(key)) for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)}
+
+
 def config_diff(old: RunManifest, new: RunManifest) -> list[str]:
     """Lines ``key: old -> new`` for every identity field that differs."""
-    a, b = old.identity(), new.identity()
-    return [
-        f"{key}: {json.dumps(a.get(key))} -> {json.dumps(b.get(key))}"
-        for key in sorted(set(a) | set(b))
-        if a.get(key) != b.get(key)
-    ]
+    return _diff_lines(config_changes(old, new))
+
+
+def _diff_lines(changes: dict[str, tuple[Any, Any]]) -> list[str]:
+    return [f"{key}: {json.dumps(x)} -> {json.dumps(y)}" for key, (x, y) in changes.items()]
 
 
 def versions() -> dict[str, str]:
@@ -151,13 +156,15 @@ def prepare_run_dir(out_dir: Path, manifest: RunManifest, *, resume: bool) -> Ru
                             hint="pass --resume to continue it, or choose another --out",
                             path=str(out_dir))
         old = read_manifest(out_dir)
-        diff = config_diff(old, manifest)
-        if diff and _extends(old, manifest):
+        changes = config_changes(old, manifest)
+        if changes and _extends(old, manifest, set(changes)):
             return _extend(run_file, old, manifest)
-        if diff:
+        if changes:
+            diff = _diff_lines(changes)
             raise ResumeMismatchError(
                 f"{out_dir} was run with a different config:\n  " + "\n  ".join(diff),
-                hint="resume with the original settings (a larger --limit may grow the run), or choose another --out",
+                hint="resume with the original settings (a larger --limit may grow the run), "
+                "or choose another --out",
                 diff=diff,
             )
         return old
@@ -169,12 +176,11 @@ def prepare_run_dir(out_dir: Path, manifest: RunManifest, *, resume: bool) -> Ru
     return manifest
 
 
-def _extends(old: RunManifest, new: RunManifest) -> bool:
-    """``new`` only raises ``limit``: its questions start with all of ``old``'s (the selection
-    is a prefix of the dataset, and masking is drawn per question id), so the finished rows
-    stay valid and the run can grow."""
-    a, b = old.identity(), new.identity()
-    if {k for k in set(a) | set(b) if a.get(k) != b.get(k)} - {"config.limit", "dataset.n_selected"}:
+def _extends(old: RunManifest, new: RunManifest, changed: set[str]) -> bool:
+    """``new`` only raises ``limit`` (``changed`` names the identity fields that differ): its
+    questions start with all of ``old``'s (the selection is a prefix of the dataset, and
+    masking is drawn per question id), so the finished rows stay valid and the run can grow."""
+    if changed - {"config.limit", "dataset.n_selected"}:
         return False
     before, after = old.config.limit, new.config.limit
     return before is not None and (after is None or after > before)
@@ -269,6 +275,7 @@ __all__ = [
     "RunConfig",
     "RunManifest",
     "SandboxInfo",
+    "config_changes",
     "config_diff",
     "latest_rows",
     "prepare_run_dir",
