@@ -41,6 +41,11 @@ class EvidenceLoopOptions(ReaderOptions):  # type: ignore[misc, unused-ignore]  
     tuned for Qwen2.5-Coder-1.5B on hotpotqa-tune, whose greedy judge said "no" to every
     correct answer there (its P(yes) stays below 0.5); see docs/methods.md."""
     passage_chars: int = Field(default=500, ge=50)
+    draft_passages: int = Field(default=8, ge=0, le=32)
+    """Passages the draft reads besides the notes: those the ledger cites first, then the
+    others read so far, in the order they were found. 0 drafts from the notes alone (prompt
+    evidence-loop/1), which lost the facts a small model left out of its notes; see
+    docs/methods.md."""
     gate: GateOptions | None = None
     """A retrieve-or-answer gate in front of the loop (``None``: always run the loop)."""
 
@@ -82,6 +87,15 @@ def p_yes(response: GenerationResponse) -> float | None:
     return p if said == "yes" else 1.0 - p
 
 
+def draft_documents(read: list[SearchHit], ledger: EvidenceLedger, limit: int) -> list[SearchHit]:
+    """Up to ``limit`` of the passages read: the ones the ledger cites first, then the rest,
+    shown in the order they were found."""
+    cited = [h for h in read if h.passage.id in ledger.passages]
+    rest = [h for h in read if h.passage.id not in ledger.passages]
+    keep = {h.passage.id for h in (cited + rest)[:limit]}
+    return [h for h in read if h.passage.id in keep]
+
+
 class EvidenceAgent:
     def __init__(self, recorder: StepRecorder, options: EvidenceLoopOptions) -> None:
         self.recorder = recorder
@@ -117,13 +131,16 @@ class EvidenceAgent:
         note = parse_note(prompts.NOTE_START + response.text, passages, hop)
         return note, [think_event(response, elapsed, text=f"[note] {response.text.strip()}")]
 
-    async def draft(self, question: str, ledger: EvidenceLedger,
+    async def draft(self, question: str, ledger: EvidenceLedger, read: list[SearchHit],
                     usage: Usage) -> tuple[str, list[TraceEvent]]:
-        """A short answer from the ledger's facts (no call while the ledger is empty)."""
+        """A short answer from the ledger's facts and the passages read so far (no call
+        while the ledger is empty)."""
         if not ledger.claims:
             return "", []
-        request = self._request(prompts.draft_message(self.question(question), ledger.facts_text()),
-                                prompts.DRAFT_START, prompts.LINE_STOP, self.opts.answer_max_tokens)
+        shown = draft_documents(read, ledger, self.opts.draft_passages)
+        documents = format_documents(shown, self.opts.passage_chars) if shown else ""
+        user = prompts.draft_message(self.question(question), ledger.facts_text(), documents)
+        request = self._request(user, prompts.DRAFT_START, prompts.LINE_STOP, self.opts.answer_max_tokens)
         response, elapsed = await self.recorder.generate(request, usage)
         answer: str = extract_answer(response.text)
         events: list[TraceEvent] = [think_event(response, elapsed, text=f"[draft] {answer}")]
@@ -191,4 +208,4 @@ class EvidenceAgent:
         return query, events
 
 
-__all__ = ["EvidenceAgent", "EvidenceLoopOptions", "Verification", "combine", "read_judgement"]
+__all__ = ["EvidenceAgent", "EvidenceLoopOptions", "Verification", "combine", "draft_documents", "read_judgement"]

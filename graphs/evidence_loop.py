@@ -42,6 +42,8 @@ class EvidenceState(TypedDict, total=False):
     query: str
     queries: list[str]
     hits: list[SearchHit]
+    read: list[SearchHit]
+    """Every passage found so far, once each, in the order found (the draft reads them)."""
     ledger: EvidenceLedger
     draft: str
     verification: Verification
@@ -59,7 +61,7 @@ class EvidenceLoopNodes:
 
     async def start(self, state: EvidenceState) -> dict[str, Any]:
         stop = "" if self.opts.max_searches else "no search budget (max_searches=0): nothing to verify against"
-        return {"query": self.agent.question(state["question"]), "queries": [], "hits": [],
+        return {"query": self.agent.question(state["question"]), "queries": [], "hits": [], "read": [],
                 "ledger": EvidenceLedger(), "draft": "", "stop_reason": stop, "usage": Usage()}
 
     async def retrieve(self, state: EvidenceState) -> dict[str, Any]:
@@ -71,8 +73,11 @@ class EvidenceLoopNodes:
             text=format_documents(hits, self.opts.passage_chars) if hits else "No results found.",
             ids=[h.passage.id for h in hits],
         )
-        return {"hits": hits, "queries": [*state.get("queries", []), state["query"]], "usage": usage,
-                "trace": [*events, info]}
+        read = list(state.get("read", []))
+        seen = {h.passage.id for h in read}
+        read += [h for h in hits if h.passage.id not in seen]
+        return {"hits": hits, "read": read, "queries": [*state.get("queries", []), state["query"]],
+                "usage": usage, "trace": [*events, info]}
 
     async def note(self, state: EvidenceState) -> dict[str, Any]:
         usage = state["usage"].model_copy()
@@ -90,7 +95,7 @@ class EvidenceLoopNodes:
 
     async def draft(self, state: EvidenceState) -> dict[str, Any]:
         usage = state["usage"].model_copy()
-        answer, events = await self.agent.draft(state["question"], state["ledger"], usage)
+        answer, events = await self.agent.draft(state["question"], state["ledger"], state.get("read", []), usage)
         return {"draft": answer, "usage": usage, "trace": events}
 
     async def verify(self, state: EvidenceState) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""EvidenceLoop prompts: evidence notes (after EviNote-RAG), a draft answer from the notes,
-a yes/no support judgement, and the query for the missing hop.
+"""EvidenceLoop prompts: evidence notes (after EviNote-RAG), a draft answer from the notes
+and the passages read so far, a yes/no support judgement, and the query for the missing hop.
 
 Each prompt shows one worked example and pre-fills the start of the expected output, so a
 small model only continues a fixed format.
@@ -7,7 +7,8 @@ small model only continues a fixed format.
 
 from __future__ import annotations
 
-VERSION = "evidence-loop/1"
+VERSION = "evidence-loop/2"
+"""2: the draft reads the passages as well as the notes (1: the notes alone)."""
 
 SYSTEM = "You are a careful research assistant. You only trust facts written in documents."
 
@@ -45,6 +46,25 @@ Answer: London
 
 Now the real question.
 Facts:
+{facts}
+Question: {question}"""
+
+DRAFT_WITH_DOCUMENTS = """Answer the question using the documents and the notes. Give only the short answer: a name, a date, a number, or yes or no. If they do not contain the answer, write "unknown".
+
+Example
+Documents:
+Doc 1 (Title: Inception) Inception is a 2010 science fiction film written and directed by Christopher Nolan.
+Doc 2 (Title: Christopher Nolan) Christopher Edward Nolan (born 30 July 1970) is a British and American filmmaker. He was born in London.
+Notes:
+1. Inception was directed by Christopher Nolan.
+2. Christopher Nolan was born in London.
+Question: In which city was the director of Inception born?
+Answer: London
+
+Now the real question.
+Documents:
+{documents}
+Notes:
 {facts}
 Question: {question}"""
 
@@ -98,7 +118,10 @@ def note_message(question: str, documents: str) -> str:
     return NOTE.format(question=question, documents=documents or "(no documents found)")
 
 
-def draft_message(question: str, facts: str) -> str:
+def draft_message(question: str, facts: str, documents: str = "") -> str:
+    """The draft's prompt: from the notes alone when no documents are given."""
+    if documents:
+        return DRAFT_WITH_DOCUMENTS.format(question=question, facts=facts or "(none)", documents=documents)
     return DRAFT.format(question=question, facts=facts or "(none)")
 
 

@@ -11,7 +11,7 @@ from graph_doubles import PASSAGES, CrashingEngine, FlakyRetriever, KeywordRetri
 from sleuth.engines.base import GenerationRequest
 from sleuth.engines.scripted import ScriptedEngine
 from sleuth.graphs.registry import ask, list_methods, resume, sqlite_checkpointer, stream_steps
-from sleuth.types import Answer, NoteEvent
+from sleuth.types import Answer, InformationEvent, NoteEvent
 
 QUESTION = "Where was the director of Inception born?"
 NOTE_HOP1 = " [Doc 1] Inception was directed by Christopher Nolan.\nUncertain:\n- none"
@@ -69,9 +69,28 @@ async def test_two_hops_notes_ledger_verification_and_citation() -> None:
     assert checks[1].data["string_check"] is True and checks[1].data["judge"] == "yes"
     plan = _notes(answer, "plan")[0]
     assert plan.data["query"] == "Christopher Nolan born"
-    # the draft sees the ledger's facts, not raw passages
+    # the draft reads the ledger's facts and every passage found so far
     draft_prompt = engine.requests[-2].messages[1].content  # type: ignore[index]
-    assert "1. Inception was directed by Christopher Nolan.\n2. Christopher Nolan was born in London" in draft_prompt
+    assert "Notes:\n1. Inception was directed by Christopher Nolan.\n2. Christopher Nolan was born in London" in draft_prompt
+    assert "Doc 1 (Title: Inception)" in draft_prompt and "Doc 2 (Title: Christopher Nolan)" in draft_prompt
+
+
+async def test_draft_prefers_cited_passages_and_can_read_the_notes_alone() -> None:
+    steps = {"note": [" [Doc 2] Christopher Nolan was born in London."], "draft": [" London"],
+             "judge": [" yes"], "plan": [" q"]}
+    answer, engine, _ = await _ask(steps, top_k=3, draft_passages=1)
+    found = next(e for e in answer.trace if isinstance(e, InformationEvent))
+    assert found.ids == ["p1", "p2", "p3"]
+    draft_prompt = next(r.messages[1].content for r in engine.requests  # type: ignore[index]
+                        if r.messages[-1].content == "Answer:")  # type: ignore[index]
+    # three passages read, one shown: the one the note cites, though the search ranked it second
+    shown = draft_prompt.split("Now the real question.")[1].split("Notes:")[0]
+    assert shown.strip() == "Documents:\nDoc 1 (Title: Christopher Nolan) Christopher Nolan was born in London, England."
+
+    _, engine, _ = await _ask(steps, draft_passages=0)
+    draft_prompt = next(r.messages[1].content for r in engine.requests  # type: ignore[index]
+                        if r.messages[-1].content == "Answer:")  # type: ignore[index]
+    assert "Documents:" not in draft_prompt and "Facts:\n1. Inception was directed" in draft_prompt
 
 
 async def test_judge_no_means_search_again_then_abstain_with_reason() -> None:
