@@ -135,8 +135,14 @@ def answer_in_passage(answer: str, passage: Passage) -> bool:
     return answer_in_text(answer, f"{passage.title} {passage.text}")
 
 
+_POSSESSIVE = re.compile(r"['’]s\b", re.IGNORECASE)
+
+
 def answer_in_text(answer: str, text: str) -> bool:
-    """:func:`answer_in_passage` over any text."""
+    """:func:`answer_in_passage` over any text. Possessive "'s" is ignored on both sides:
+    drafts copy "New Jersey's Morris Canal" from a question whose passage says "Morris Canal
+    ... across northern New Jersey"."""
+    answer, text = _POSSESSIVE.sub("", answer), _POSSESSIVE.sub("", text)
     norm = normalize_answer(answer)
     if not norm:
         return False

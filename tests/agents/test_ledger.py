@@ -76,7 +76,8 @@ def test_ledger_skips_repeats_and_keeps_cited_passages() -> None:
 @pytest.mark.parametrize(
     ("answer", "found"),
     [("London", True), ("london.", True), ("London, England", True), ("Paris", False),
-     ("Lond", False), ("England London", True), ("", False)],
+     ("Lond", False), ("England London", True), ("", False),
+     ("England's London", True), ("England’s capital London", False), ("Paris's London", False)],
 )
 def test_answer_in_passage(answer: str, found: bool) -> None:
     assert answer_in_passage(answer, DOCS[1]) is found
