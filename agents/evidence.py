@@ -13,14 +13,32 @@ _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 def format_documents(hits: list[SearchHit], max_chars: int = 700) -> str:
     """``Doc 1 (Title: ...) text`` lines, as Search-R1 formats them, with tags escaped."""
+    return format_passages([hit.passage for hit in hits], max_chars)
+
+
+def format_passages(passages: list[Passage], max_chars: int = 700) -> str:
+    """:func:`format_documents` for passages without search scores."""
     lines = []
-    for i, hit in enumerate(hits, start=1):
-        text = hit.passage.text
-        if len(text) > max_chars:
-            text = text[:max_chars].rsplit(" ", 1)[0] + " ..."
-        title = escape_retrieved(hit.passage.title)
-        lines.append(f"Doc {i} (Title: {title}) {escape_retrieved(text)}")
+    for i, passage in enumerate(passages, start=1):
+        text = cut_text(passage.text, max_chars)
+        lines.append(f"Doc {i} (Title: {escape_retrieved(passage.title)}) {escape_retrieved(text)}")
     return "\n".join(lines)
+
+
+def cut_text(text: str, limit: int) -> str:
+    """``text`` cut at the last word boundary before ``limit`` characters, marked " ..."."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."
+
+
+def add_passages(kept: list[Passage], new: list[Passage], limit: int) -> list[Passage]:
+    """``kept`` plus the unseen passages of ``new``, at most ``limit`` in all."""
+    ids = {p.id for p in kept}
+    out = list(kept)
+    for passage in new:
+        if passage.id not in ids and len(out) < limit:
+            out.append(passage)
+            ids.add(passage.id)
+    return out
 
 
 def normalize_answer(text: str) -> str:

@@ -14,14 +14,14 @@ from typing import Literal
 from pydantic import Field
 
 from sleuth.agents.answers import clean_step, extract_answer, first_sentence, is_non_answer
-from sleuth.agents.evidence import format_documents, normalize_answer
+from sleuth.agents.evidence import format_documents, format_passages, normalize_answer
 from sleuth.agents.gate import GateOptions
 from sleuth.agents.ledger import EvidenceLedger, EvidenceNote, parse_note, string_check
 from sleuth.agents.prompts import evidence_loop as prompts
 from sleuth.agents.reader import ReaderOptions, output_problem, think_event
 from sleuth.agents.recorder import StepRecorder
 from sleuth.engines.base import ChatMessage, GenerationRequest, GenerationResponse
-from sleuth.types import SearchHit, StrictModel, TraceEvent, Usage
+from sleuth.types import Passage, SearchHit, StrictModel, TraceEvent, Usage
 
 Judgement = Literal["yes", "no", "unclear", "skipped"]
 
@@ -87,13 +87,13 @@ def p_yes(response: GenerationResponse) -> float | None:
     return p if said == "yes" else 1.0 - p
 
 
-def draft_documents(read: list[SearchHit], ledger: EvidenceLedger, limit: int) -> list[SearchHit]:
+def draft_documents(read: list[Passage], ledger: EvidenceLedger, limit: int) -> list[Passage]:
     """Up to ``limit`` of the passages read: the ones the ledger cites first, then the rest,
     shown in the order they were found."""
-    cited = [h for h in read if h.passage.id in ledger.passages]
-    rest = [h for h in read if h.passage.id not in ledger.passages]
-    keep = {h.passage.id for h in (cited + rest)[:limit]}
-    return [h for h in read if h.passage.id in keep]
+    cited = [p for p in read if p.id in ledger.passages]
+    rest = [p for p in read if p.id not in ledger.passages]
+    keep = {p.id for p in (cited + rest)[:limit]}
+    return [p for p in read if p.id in keep]
 
 
 class EvidenceAgent:
@@ -131,14 +131,14 @@ class EvidenceAgent:
         note = parse_note(prompts.NOTE_START + response.text, passages, hop)
         return note, [think_event(response, elapsed, text=f"[note] {response.text.strip()}")]
 
-    async def draft(self, question: str, ledger: EvidenceLedger, read: list[SearchHit],
+    async def draft(self, question: str, ledger: EvidenceLedger, read: list[Passage],
                     usage: Usage) -> tuple[str, list[TraceEvent]]:
         """A short answer from the ledger's facts and the passages read so far (no call
         while the ledger is empty)."""
         if not ledger.claims:
             return "", []
         shown = draft_documents(read, ledger, self.opts.draft_passages)
-        documents = format_documents(shown, self.opts.passage_chars) if shown else ""
+        documents = format_passages(shown, self.opts.passage_chars) if shown else ""
         user = prompts.draft_message(self.question(question), ledger.facts_text(), documents)
         request = self._request(user, prompts.DRAFT_START, prompts.LINE_STOP, self.opts.answer_max_tokens)
         response, elapsed = await self.recorder.generate(request, usage)

@@ -11,6 +11,7 @@ import re
 from pydantic import Field
 
 from sleuth.agents.answers import clean_step, extract_answer, first_sentence
+from sleuth.agents.evidence import cut_text
 from sleuth.agents.gate import GateOptions
 from sleuth.agents.prompts import ircot as prompts
 from sleuth.agents.protocol import escape_retrieved
@@ -36,17 +37,6 @@ class IRCoTOptions(ReaderOptions):  # type: ignore[misc, unused-ignore]  # mypy 
     """Retrieve after a sentence only when this gate says so (``None``: after every sentence)."""
 
 
-def add_passages(kept: list[Passage], new: list[Passage], limit: int) -> list[Passage]:
-    """``kept`` plus the unseen passages of ``new``, at most ``limit`` in all."""
-    ids = {p.id for p in kept}
-    out = list(kept)
-    for passage in new:
-        if passage.id not in ids and len(out) < limit:
-            out.append(passage)
-            ids.add(passage.id)
-    return out
-
-
 class IRCoTReasoner:
     """Builds IRCoT requests and reads sentences and forced answers."""
 
@@ -56,7 +46,7 @@ class IRCoTReasoner:
 
     def request(self, question: str, passages: list[Passage], cot: list[str], *,
                 answer_cue: bool = False) -> GenerationRequest:
-        items = [(escape_retrieved(p.title), escape_retrieved(_cut(p.text, self.opts.passage_chars)))
+        items = [(escape_retrieved(p.title), escape_retrieved(cut_text(p.text, self.opts.passage_chars)))
                  for p in passages]
         prefix = prompts.assistant_prefix(cot)
         if answer_cue:
@@ -108,14 +98,9 @@ def step_problem(sentence: str, cot: list[str]) -> ErrorEvent | None:
     return None
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."
-
-
 __all__ = [
     "IRCoTOptions",
     "IRCoTReasoner",
-    "add_passages",
     "read_step",
     "step_problem",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from sleuth.agents.answers import clean_step, extract_answer, first_sentence, majority
-from sleuth.agents.evidence import format_documents
+from sleuth.agents.evidence import format_documents, format_passages
 from sleuth.agents.mcts import Action, MCTSNode, MCTSOptions, MCTSTree, tree_agreement
 from sleuth.agents.prompts import mcts_rag as prompts
 from sleuth.agents.reader import think_event
@@ -156,9 +156,8 @@ class MCTSActor:
     def _path_documents(self, tree: MCTSTree, parent: int) -> str:
         """The passages retrieved along the path, for the summary."""
         ids = list(dict.fromkeys(i for n in tree.path(parent) for i in n.passage_ids))
-        hits = [SearchHit(passage=tree.passages[i], score=0.0, rank=r)
-                for r, i in enumerate(ids[: 2 * self.opts.top_k]) if i in tree.passages]
-        docs: str = format_documents(hits, self.opts.passage_chars)
+        passages = [tree.passages[i] for i in ids[: 2 * self.opts.top_k] if i in tree.passages]
+        docs: str = format_passages(passages, self.opts.passage_chars)
         return docs
 
 

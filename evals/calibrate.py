@@ -66,7 +66,7 @@ async def write_cases(engine: LLMEngine, sandbox: Sandbox, examples: list[EvalEx
             note, _ = await agent.note(example.question, hits, 0, usage)
             ledger = EvidenceLedger()
             ledger.add(note, [h.passage for h in hits])
-            draft, _ = await agent.draft(example.question, ledger, hits, usage)
+            draft, _ = await agent.draft(example.question, ledger, [h.passage for h in hits], usage)
             row[kind] = {"facts": ledger.facts_text(), "draft": draft, "ids": [h.passage.id for h in hits]}
         with path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")

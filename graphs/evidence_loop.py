@@ -23,7 +23,7 @@ from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
-from sleuth.agents.evidence import format_documents
+from sleuth.agents.evidence import add_passages, format_documents
 from sleuth.agents.evidence_steps import EvidenceAgent, EvidenceLoopOptions, Verification
 from sleuth.agents.ledger import Claim, EvidenceLedger
 from sleuth.agents.reader import build_answer
@@ -32,7 +32,16 @@ from sleuth.engines.base import LLMEngine
 from sleuth.graphs.gated import with_gate
 from sleuth.graphs.registry import MethodSpec, register_checkpoint_types, register_method
 from sleuth.retrieval.base import Retriever
-from sleuth.types import Answer, Citation, InformationEvent, NoteEvent, SearchHit, TraceEvent, Usage
+from sleuth.types import (
+    Answer,
+    Citation,
+    InformationEvent,
+    NoteEvent,
+    Passage,
+    SearchHit,
+    TraceEvent,
+    Usage,
+)
 
 register_checkpoint_types(EvidenceLedger, Claim, Verification)
 
@@ -42,7 +51,7 @@ class EvidenceState(TypedDict, total=False):
     query: str
     queries: list[str]
     hits: list[SearchHit]
-    read: list[SearchHit]
+    read: list[Passage]
     """Every passage found so far, once each, in the order found (the draft reads them)."""
     ledger: EvidenceLedger
     draft: str
@@ -73,9 +82,8 @@ class EvidenceLoopNodes:
             text=format_documents(hits, self.opts.passage_chars) if hits else "No results found.",
             ids=[h.passage.id for h in hits],
         )
-        read = list(state.get("read", []))
-        seen = {h.passage.id for h in read}
-        read += [h for h in hits if h.passage.id not in seen]
+        everything = self.opts.max_searches * self.opts.top_k  # the most the loop can find
+        read = add_passages(state.get("read", []), [h.passage for h in hits], everything)
         return {"hits": hits, "read": read, "queries": [*state.get("queries", []), state["query"]],
                 "usage": usage, "trace": [*events, info]}
 

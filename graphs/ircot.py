@@ -20,9 +20,9 @@ from typing import Annotated, Any, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
-from sleuth.agents.evidence import format_documents
+from sleuth.agents.evidence import add_passages, format_documents
 from sleuth.agents.gate import GateStep, make_gate
-from sleuth.agents.ircot import IRCoTOptions, IRCoTReasoner, add_passages, read_step, step_problem
+from sleuth.agents.ircot import IRCoTOptions, IRCoTReasoner, read_step, step_problem
 from sleuth.agents.reader import build_answer, think_event
 from sleuth.agents.recorder import StepRecorder
 from sleuth.engines.base import LLMEngine
