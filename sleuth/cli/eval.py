@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
     _add_run(sub)
     report = sub.add_parser(
         "report", help="Markdown + self-contained HTML report of one or more runs",
-        description="Compare runs: a method x metric table with 95%% bootstrap CIs, accuracy "
+        description="Compare runs: a method x metric table with 95% bootstrap CIs, accuracy "
         "against cost, histograms of turns and searches, and browsable per-question traces.",
         epilog=REPORT_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
