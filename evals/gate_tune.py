@@ -158,11 +158,16 @@ def score_gate(options: GateOptions, cases: list[GateCase], *, resamples: int = 
     )
 
 
-def choose(scores: list[GateScore], max_loss: float) -> GateScore | None:
+def choose(scores: list[GateScore], max_loss: float, *, max_calls: int | None = None) -> GateScore | None:
     """The gate that cuts the most searches while losing at most ``max_loss`` F1 (a fraction:
-    0.01 is one point); ties go to higher F1, then fewer engine calls, then the earlier gate
-    in ``scores`` (:func:`candidate_gates` lists single signals before combinations)."""
-    within = [s for s in scores if s.f1_change >= -max_loss - 1e-12]
+    0.01 is one point) and, with ``max_calls``, spending at most that many engine calls on
+    its draft; ties go to higher F1, then fewer engine calls, then the earlier gate in
+    ``scores`` (:func:`candidate_gates` lists single signals before combinations).
+
+    ``max_calls=1`` keeps the gates that read only the draft: a gate that samples 8 drafts
+    to save a BM25 search spends more than it saves unless searches are the costly part."""
+    within = [s for s in scores if s.f1_change >= -max_loss - 1e-12
+              and (max_calls is None or s.llm_calls <= max_calls)]
     if not within:
         return None
     return max(within, key=lambda s: (round(s.searches_cut, 9), round(s.f1, 9), -s.llm_calls))

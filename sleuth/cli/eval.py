@@ -197,6 +197,9 @@ def _add_tune_gate(sub: Any) -> None:
                       help="the same two runs on held-out questions (tuning questions are left out)")
     tune.add_argument("--check-reference", type=Path, default=None)
     tune.add_argument("--max-loss", type=float, default=1.0, help="F1 points the gate may lose (default 1)")
+    tune.add_argument("--max-calls", type=int, default=None,
+                      help="only gates that spend at most this many engine calls before deciding "
+                      "(1: the draft alone, no sampled drafts)")
     tune.add_argument("--out", type=Path, default=None, help="write every score as JSON here")
     tune.set_defaults(func=_tune_gate)
 
@@ -214,11 +217,12 @@ def _tune_gate(args: argparse.Namespace) -> int:
     tuned = [gate_tune.score_gate(o, tuning) for o in gate_tune.candidate_gates(tuning)]
     print(f"Tuning runs ({len(tuning)} questions); gates no other beats on both cut and F1:")
     print(gate_tune.format_scores(gate_tune.pareto(tuned)))
-    best = gate_tune.choose(tuned, args.max_loss / 100)
+    best = gate_tune.choose(tuned, args.max_loss / 100, max_calls=args.max_calls)
+    calls = "" if args.max_calls is None else f" and {args.max_calls} engine calls"
     if best is None:
-        print(f"\nNo gate stays within {args.max_loss:g} F1 points of always retrieving.")
+        print(f"\nNo gate stays within {args.max_loss:g} F1 points of always retrieving{calls}.")
     else:
-        print(f"\nChosen (most searches cut within {args.max_loss:g} F1 points): "
+        print(f"\nChosen (most searches cut within {args.max_loss:g} F1 points{calls}): "
               f"{gate_tune.describe(best.options)}")
         print(f"  --option gate='{json.dumps(best.options)}'")
     checked: list[gate_tune.GateScore] = []
@@ -231,7 +235,7 @@ def _tune_gate(args: argparse.Namespace) -> int:
               f"{f'; {skipped} used for tuning left out' if skipped else ''}):")
         print(gate_tune.format_scores(checked))
     if args.out is not None:
-        payload = {"max_loss": args.max_loss, "tuning": [s.as_json() for s in tuned],
+        payload = {"max_loss": args.max_loss, "max_calls": args.max_calls, "tuning": [s.as_json() for s in tuned],
                    "chosen": None if best is None else best.options,
                    "check": [s.as_json() for s in checked]}
         write_text_atomic(args.out, json.dumps(payload, indent=2))

@@ -72,6 +72,16 @@ def test_choose_cuts_the_most_searches_within_the_budget() -> None:
     assert choose([score_gate(GateOptions(kind="token-confidence", theta=0.1), cases)], max_loss=0.0) is None
 
 
+def test_max_calls_leaves_out_gates_that_sample() -> None:
+    cases = load_cases(ROWS, ROWS)
+    flare = score_gate(GateOptions(kind="token-confidence", theta=0.8), cases)  # cut 0.5, F1 +0.25
+    sampled = score_gate(GateOptions(kind="agreement", samples=2, min_agreement=0.5), cases)
+    assert sampled.searches_cut == 1.0 and sampled.llm_calls == 2 and sampled.f1 > flare.reference_f1 - 0.5
+    assert choose([flare, sampled], max_loss=0.5) is sampled
+    assert choose([flare, sampled], max_loss=0.5, max_calls=1) is flare
+    assert choose([sampled], max_loss=0.5, max_calls=1) is None
+
+
 def test_describe_names_the_thresholds_that_matter() -> None:
     assert describe({"kind": "mean-confidence", "mean_theta": 0.5}) == "mean-confidence mean_theta=0.5"
     assert describe({"kind": "any", "samples": 8, "min_agreement": 0.7}) == (
@@ -130,7 +140,14 @@ def test_a_gate_scored_offline_does_what_a_run_with_it_does(
     printed = capsys.readouterr().out
     assert "Chosen" in printed and "--option gate=" in printed
     payload = json.loads(out.read_text())
-    assert payload["chosen"]["kind"] and payload["check"] == []
+    assert payload["chosen"]["kind"] and payload["check"] == [] and payload["max_calls"] is None
+    assert main(["eval", "tune-gate", "--signals", str(tmp_path / "record"), "--reference",
+                 str(tmp_path / "reference"), "--max-calls", "1", "--out", str(out)]) == 0
+    assert "and 1 engine calls" in capsys.readouterr().out
+    payload = json.loads(out.read_text())
+    chosen = GateOptions(**payload["chosen"])
+    assert payload["max_calls"] == 1
+    assert "agreement" not in {chosen.kind, *(chosen.combine if chosen.kind == "any" else [])}
     # checking on the tuning questions themselves is refused
     assert main(["eval", "tune-gate", "--signals", str(tmp_path / "record"), "--reference",
                  str(tmp_path / "reference"), "--check-signals", str(tmp_path / "record"),
