@@ -76,7 +76,8 @@ def test_max_calls_leaves_out_gates_that_sample() -> None:
     cases = load_cases(ROWS, ROWS)
     flare = score_gate(GateOptions(kind="token-confidence", theta=0.8), cases)  # cut 0.5, F1 +0.25
     sampled = score_gate(GateOptions(kind="agreement", samples=2, min_agreement=0.5), cases)
-    assert sampled.searches_cut == 1.0 and sampled.llm_calls == 2 and sampled.f1 > flare.reference_f1 - 0.5
+    assert sampled.searches_cut == 1.0 and sampled.llm_calls == 2
+    assert sampled.f1_change == pytest.approx(-0.25)  # within a 0.5 budget, and cuts more than flare
     assert choose([flare, sampled], max_loss=0.5) is sampled
     assert choose([flare, sampled], max_loss=0.5, max_calls=1) is flare
     assert choose([sampled], max_loss=0.5, max_calls=1) is None
