@@ -35,6 +35,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import Field
 
 from sleuth.engines.base import GenerationRequest, GenerationResponse
+from sleuth.engines.scheduler import current_agent
 from sleuth.engines.scripted import _cut_at_stop
 from sleuth.errors import EngineError, EngineUnavailableError
 from sleuth.types import StrictModel
@@ -191,6 +192,17 @@ class _Seq:
         return self.computed >= self.prefill_target
 
 
+@dataclass(frozen=True)
+class _FloorEntry:
+    """One request, as the completion floor needs it."""
+
+    agent: str
+    chunks: list[int]
+    """Hashes of the blocks the request computes (prompt and output, block-aligned)."""
+    prompt_tokens: int
+    output_tokens: int
+
+
 @dataclass
 class EngineStats:
     steps: int = 0
@@ -201,6 +213,16 @@ class EngineStats:
     preemptions: int = 0
     peak_running: int = 0
     requests: int = 0
+    floor_prefill_tokens: int = 0
+    """Prompt tokens no earlier request's prompt or output already holds (see
+    :meth:`SimulatedEngine.floor_s`)."""
+    floor_decode_tokens: int = 0
+    floor_context_tokens: int = 0
+    """KV tokens attention must read at the least: each prompt once, each decode token's
+    context."""
+    floor_sequence_steps: int = 0
+    """Steps the requests need in total if each ran alone: one per output token."""
+    longest_output: int = 0
 
 
 class SimulatedEngine:
@@ -223,6 +245,8 @@ class SimulatedEngine:
         self._waiting: deque[_Seq] = deque()
         self._running: list[_Seq] = []
         self._seq_no = 0
+        self._seen: set[int] = set()
+        self._floor_log: list[_FloorEntry] = []
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -268,6 +292,8 @@ class SimulatedEngine:
             text, stop, finish = text[:max_chars], None, "length"
         prompt_tokens = self._tokens(len(prompt))
         output_tokens = self._tokens(len(text)) if text else 1
+        chunks = self._chunk_hashes(prompt + text)
+        self._count_floor(chunks, prompt_tokens, output_tokens)
         self._seq_no += 1
         self.stats.requests += 1
         return _Seq(
@@ -276,7 +302,7 @@ class SimulatedEngine:
             arrival=loop.time(),
             prompt_tokens=prompt_tokens,
             output_tokens=output_tokens,
-            chunks=self._chunk_hashes(prompt + text) if self.config.prefix_cache else [],
+            chunks=chunks if self.config.prefix_cache else [],
             response=GenerationResponse(
                 text=text, finish_reason=finish,
                 stop_sequence=stop, prompt_tokens=prompt_tokens, completion_tokens=output_tokens,
@@ -284,6 +310,91 @@ class SimulatedEngine:
             future=loop.create_future(),
             prefill_target=prompt_tokens,
         )
+
+    def _count_floor(self, chunks: list[int], prompt_tokens: int, output_tokens: int) -> None:
+        """Add a request to the work floor: the least this engine could spend on it under
+        any schedule, with an unbounded prefix cache (each distinct block computed once)."""
+        block, stats = self.config.block_tokens, self.stats
+        full_prompt = min(len(chunks), prompt_tokens // block)
+        hit = 0
+        while hit < full_prompt and chunks[hit] in self._seen:
+            hit += 1
+        stats.floor_prefill_tokens += max(1, prompt_tokens - hit * block)
+        decode = output_tokens - 1  # the first output token comes with the prefill
+        stats.floor_decode_tokens += decode
+        # one prefill chunk reads the whole prompt; decode token j reads prompt + j
+        stats.floor_context_tokens += prompt_tokens + decode * prompt_tokens + decode * (decode + 1) // 2
+        stats.floor_sequence_steps += output_tokens
+        stats.longest_output = max(stats.longest_output, output_tokens)
+        computed = min(len(chunks), (prompt_tokens + output_tokens - 1) // block)  # the last token is never fed
+        self._seen.update(chunks[:computed])
+        agent = current_agent()
+        self._floor_log.append(_FloorEntry(
+            agent=agent.agent_id if agent is not None else f"request {self._seq_no + 1}",
+            chunks=chunks[:computed], prompt_tokens=prompt_tokens, output_tokens=output_tokens,
+        ))
+
+    def floor_s(self) -> float:
+        """A lower bound on the engine time the requests seen so far need under any policy.
+
+        Every step costs ``step_fixed_ms + per_token_ms * tokens + kv_read * context``, so
+        the busy time is at least the fixed cost of the fewest possible steps plus the
+        per-token cost of the fewest tokens and context reads: every distinct prompt block
+        prefilled once (a perfect, unbounded prefix cache), every decode token once, and a
+        step count bounded by the token budget, ``max_num_seqs`` and the longest output.
+        ``busy_s / floor_s()`` is how far a schedule is from ideal; no policy that sends
+        the same requests can finish in less than ``floor_s()``.
+        """
+        c, stats = self.config, self.stats
+        tokens = stats.floor_prefill_tokens + stats.floor_decode_tokens
+        steps = max(
+            math.ceil(tokens / c.max_batched_tokens),
+            math.ceil(stats.floor_sequence_steps / c.max_num_seqs),
+            stats.longest_output,
+        )
+        ms = c.step_fixed_ms * steps + c.per_token_ms * tokens
+        return (ms + c.kv_read_us_per_token * stats.floor_context_tokens / 1000.0) / 1000.0
+
+    def completion_floor_s(self, agents: int) -> float:
+        """A lower bound on when ``agents`` of the agents seen so far can all have finished,
+        if every agent arrived at time 0 (an offline run), under any policy.
+
+        Each agent is charged only for what no other agent could have computed for it: the
+        prompt blocks that neither its own earlier turns nor any other agent's requests
+        contain, its decode tokens, and its own attention reads. Finishing any ``agents`` of
+        them takes at least the sum of the smallest such charges, plus the fixed cost of the
+        steps their output tokens need at ``max_num_seqs`` per step. With agents taken from
+        :func:`~sleuth.engines.scheduler.current_agent` (requests without one count as
+        agents of their own), ``completion_floor_s(k)`` bounds the k-th completion time, so
+        a latency percentile cannot fall below it.
+        """
+        c, block = self.config, self.config.block_tokens
+        owner: dict[int, str | None] = {}  # block -> the one agent holding it, or None if several
+        for entry in self._floor_log:
+            for h in entry.chunks:
+                if owner.setdefault(h, entry.agent) != entry.agent:
+                    owner[h] = None
+        own: dict[str, set[int]] = {}
+        cost_ms: dict[str, float] = {}
+        outputs: dict[str, int] = {}
+        for entry in self._floor_log:
+            seen = own.setdefault(entry.agent, set())
+            prompt, decode = entry.prompt_tokens, entry.output_tokens - 1
+            hit = 0
+            while (hit < min(len(entry.chunks), prompt // block)
+                   and (entry.chunks[hit] in seen or owner[entry.chunks[hit]] is None)):
+                hit += 1
+            seen.update(entry.chunks)
+            context = prompt + decode * prompt + decode * (decode + 1) // 2
+            cost_ms[entry.agent] = (cost_ms.get(entry.agent, 0.0)
+                                    + c.per_token_ms * (max(1, prompt - hit * block) + decode)
+                                    + c.kv_read_us_per_token * context / 1000.0)
+            outputs[entry.agent] = outputs.get(entry.agent, 0) + entry.output_tokens
+        if agents <= 0 or not cost_ms:
+            return 0.0
+        work = sum(sorted(cost_ms.values())[:agents])
+        steps = math.ceil(sum(sorted(outputs.values())[:agents]) / c.max_num_seqs)
+        return (work + c.step_fixed_ms * steps) / 1000.0
 
     def _chunk_hashes(self, text: str) -> list[int]:
         width = int(self.config.block_tokens * self.config.chars_per_token)

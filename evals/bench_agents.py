@@ -147,6 +147,16 @@ class PolicyResult(StrictModel):
     prompt_tokens: int
     recomputed_prompt_tokens: int
     preemptions: int
+    engine_busy_s: float = 0.0
+    """Seconds the engine spent running steps (simulated), or with calls in flight (embedded)."""
+    engine_floor_s: float | None = None
+    """Simulated engine only: the least engine time these requests need under any policy
+    (:meth:`~sleuth.engines.simulated.SimulatedEngine.floor_s`); offline, no policy sending
+    the same requests can finish sooner."""
+    p95_floor_s: float | None = None
+    """Simulated offline runs with every agent started at once: the least p95 latency any
+    policy sending the same requests could reach
+    (:meth:`~sleuth.engines.simulated.SimulatedEngine.completion_floor_s`)."""
     f1: float
     same_answers: bool = True
     """Every answer equals the first policy's answer to the same question."""
@@ -163,6 +173,8 @@ class RunRecord:
     outcomes: list[Outcome] = field(default_factory=list)
     agents: dict[int, AgentContext] = field(default_factory=dict)
     engine_busy_s: float = 0.0
+    engine_floor_s: float | None = None
+    p95_floor_s: float | None = None
     preemptions: int = 0
     prompt_tokens: int = 0
     recomputed_prompt_tokens: int = 0
@@ -281,6 +293,12 @@ async def _simulate(
     questions = [q.question for q in workload]
     record = await run_policy(config, questions, scheduled, retriever, arrivals, setup.label)
     record.take_engine_figures(scheduled, engine.stats.busy_s, engine.stats.preemptions)
+    record.engine_floor_s = engine.floor_s()
+    answered = sum(isinstance(o, Answer) for o in record.outcomes)
+    if arrivals is None and config.concurrency >= len(record.outcomes) and answered:
+        # offline, all started at 0: latency is completion time, and the interpolated
+        # p95 lies at or above the k-th completion, k = floor(0.95 (n - 1)) + 1
+        record.p95_floor_s = engine.completion_floor_s(math.floor(0.95 * (answered - 1)) + 1)
     await retriever.aclose()
     await scheduled.aclose()
     return record
@@ -392,6 +410,9 @@ def _summarise(
         prompt_tokens=record.prompt_tokens,
         recomputed_prompt_tokens=record.recomputed_prompt_tokens,
         preemptions=record.preemptions,
+        engine_busy_s=record.engine_busy_s,
+        engine_floor_s=record.engine_floor_s,
+        p95_floor_s=record.p95_floor_s,
         f1=sum(f1s) / len(f1s) if f1s else 0.0,
         cpu_s=0.0,
     )
@@ -409,7 +430,7 @@ def table_header(config: AgentBenchConfig) -> str:
     mode = "offline" if config.rate is None else f"Poisson {config.rate:g} q/s"
     where = f"simulated {config.profile}" if config.engine == "simulated" else f"embedded {config.model}"
     head = (f"{'policy':<20} {'q/s':>7} {'x':>6} {'p50 s':>8} {'p95 s':>8} {'x':>6} {'p99 s':>8} "
-            f"{'idle':>6} {'retr ms':>8} {'recomp tok':>11} {'F1':>6} {'same':>5}")
+            f"{'idle':>6} {'retr ms':>8} {'recomp tok':>11} {'floor s':>8} {'F1':>6} {'same':>5}")
     return "\n".join([f"{config.questions} {config.workload} questions, {mode}, {where}", head, "-" * len(head)])
 
 
@@ -418,15 +439,41 @@ def table_row(r: PolicyResult) -> str:
     line = (
         f"{r.policy:<20} {r.throughput_qps:7.3f} {r.throughput_ratio:6.2f} {r.p50_s:8.2f} "
         f"{r.p95_s:8.2f} {r.p95_ratio:6.2f} {r.p99_s:8.2f} {r.llm_idle_frac:6.1%} "
-        f"{r.retrieval_wait_s * 1000:8.1f} {r.recomputed_prompt_tokens:11d} {r.f1:6.3f} "
+        f"{r.retrieval_wait_s * 1000:8.1f} {r.recomputed_prompt_tokens:11d} "
+        f"{'-' if r.engine_floor_s is None else f'{r.engine_floor_s:.2f}':>8} {r.f1:6.3f} "
         f"{'yes' if r.same_answers else 'NO':>5}"
     )
     return line + (f"  ({r.failed} failed)" if r.failed else "")
 
 
+def floor_note(results: list[PolicyResult], config: AgentBenchConfig) -> str | None:
+    """Offline simulated runs: the most any policy could gain over the first one.
+
+    The first policy's engine floor is the least engine time its requests need under any
+    schedule, so no policy sending the same requests beats its throughput by more than
+    makespan / floor. ``None`` when there is no floor (embedded) or arrivals bound the run.
+    """
+    if not results or config.rate is not None or not results[0].engine_floor_s:
+        return None
+    base = results[0]
+    floor = base.engine_floor_s or 0.0
+    bound = base.makespan_s / floor
+    lines = [(f"floor: {base.policy}'s requests need at least {floor:.1f} s of engine time under any "
+              f"policy, so none sending them exceeds {bound:.2f}x its throughput")]
+    if base.p95_floor_s:
+        lines.append(f"       and none gets its p95 below {base.p95_floor_s:.1f} s "
+                     f"({base.p95_floor_s / base.p95_s:.2f}x its p95)")
+    for r in results[1:]:
+        if r.engine_floor_s:
+            lines.append(f"  {r.policy}: {r.throughput_ratio:.2f}x, its makespan "
+                         f"{r.makespan_s / r.engine_floor_s:.2f}x its own floor")
+    return "\n".join(lines)
+
+
 def format_table(results: list[PolicyResult], config: AgentBenchConfig) -> str:
-    """The side-by-side table, with ratios against the first policy."""
-    return "\n".join([table_header(config), *(table_row(r) for r in results)])
+    """The side-by-side table, with ratios against the first policy, and the floor note."""
+    note = floor_note(results, config)
+    return "\n".join([table_header(config), *(table_row(r) for r in results), *([note] if note else [])])
 
 
 __all__ = [
@@ -437,6 +484,7 @@ __all__ = [
     "PolicyResult",
     "PolicySetup",
     "RunRecord",
+    "floor_note",
     "format_table",
     "in_flight_bound",
     "iter_agent_bench",

@@ -59,6 +59,7 @@ def register(subparsers: Any) -> None:
 def _bench(args: argparse.Namespace) -> int:
     from sleuth.evals.bench_agents import (
         AgentBenchConfig,
+        floor_note,
         iter_agent_bench,
         table_header,
         table_row,
@@ -87,11 +88,16 @@ def _bench(args: argparse.Namespace) -> int:
     results = iter_agent_bench(config)
     if not args.json:
         print(table_header(config), flush=True)
+    rows = []
     for result in results:  # each row as soon as its policy has run
+        rows.append(result)
         if args.json:
             print(json.dumps({k: _finite(v) for k, v in result.model_dump().items()}), flush=True)
         else:
             print(table_row(result), flush=True)
+    note = None if args.json else floor_note(rows, config)
+    if note:
+        print(note)
     return 0
 
 

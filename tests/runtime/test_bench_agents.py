@@ -9,7 +9,7 @@ import pytest
 
 from sleuth.cli import main
 from sleuth.errors import ConfigError
-from sleuth.evals.bench_agents import AgentBenchConfig, format_table, run_agent_bench
+from sleuth.evals.bench_agents import AgentBenchConfig, floor_note, format_table, run_agent_bench
 
 
 def test_four_policies_side_by_side_with_the_same_answers(shared_data: Path) -> None:
@@ -25,8 +25,18 @@ def test_four_policies_side_by_side_with_the_same_answers(shared_data: Path) -> 
     assert baseline.throughput_ratio == 1.0 and best.throughput_ratio == pytest.approx(
         best.throughput_qps / baseline.throughput_qps
     )
+    # the engine floor bounds every policy's engine time, and prefix reuse gets closer to it
+    for r in results:
+        assert r.engine_floor_s is not None and 0 < r.engine_floor_s <= r.engine_busy_s <= r.makespan_s + 1e-9
+    assert best.engine_busy_s / best.engine_floor_s < baseline.engine_busy_s / baseline.engine_floor_s
+    for r in results:  # offline, every agent started at 0: no policy's p95 beats the floor
+        assert r.p95_floor_s is not None and 0 < r.p95_floor_s <= r.p95_s
     table = format_table(results, config)
     assert "priority+non-stall" in table and "30 hotpotqa questions, offline" in table
+    bound = baseline.makespan_s / baseline.engine_floor_s
+    assert f"none sending them exceeds {bound:.2f}x its throughput" in table
+    assert best.throughput_ratio <= bound  # no policy beats the floor of the requests it shares
+    assert f"none gets its p95 below {baseline.p95_floor_s:.1f} s" in table
 
 
 def test_musique_workload_draws_musique_questions_that_need_more_searches(shared_data: Path) -> None:
@@ -45,6 +55,8 @@ def test_poisson_arrivals_spread_questions_and_leave_the_engine_idle_at_low_rate
     assert results[0].makespan_s > 60  # 20 arrivals at 0.2/s take ~100 s
     assert all(r.llm_idle_frac > 0.4 for r in results)
     assert all(r.p95_s < 20 for r in results)  # no queueing at this rate
+    # arrivals, not engine work, bound an online run: no floors are claimed for it
+    assert all(r.p95_floor_s is None for r in results) and floor_note(results, config) is None
 
 
 def test_cli_json_rows_have_the_promised_keys(capsys: pytest.CaptureFixture[str], shared_data: Path) -> None:

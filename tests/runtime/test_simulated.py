@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from sleuth.engines.base import GenerationRequest
-from sleuth.engines.scheduler import ScheduledEngine
+from sleuth.engines.scheduler import AgentContext, ScheduledEngine, agent_context
 from sleuth.engines.simulated import (
     PROFILES,
     SimulatedEngine,
@@ -130,6 +130,54 @@ def test_oversized_request_is_an_engine_error_and_cancellation_frees_blocks() ->
 
     engine = run_virtual(main())
     assert engine._free + len(engine._cache) == engine._total_blocks
+
+
+def test_work_floor_is_exact_for_a_lone_request_and_a_lower_bound_otherwise() -> None:
+    async def lone() -> SimulatedEngine:
+        engine = SimulatedEngine(fixed("a" * 200), config())
+        response = await engine.generate(GenerationRequest(prompt="p" * 2000, max_tokens=100))
+        assert (response.prompt_tokens, response.completion_tokens) == (500, 50)
+        return engine
+
+    engine = run_virtual(lone())
+    # alone, one prefill step then 49 decode steps: exactly the floor's accounting
+    assert engine.stats.steps == 50
+    assert engine.floor_s() == pytest.approx(engine.stats.busy_s, rel=1e-9)
+
+    finished: dict[tuple[bool, int], list[float]] = {}
+
+    async def turns(prefix_cache: bool, kv_tokens: int) -> SimulatedEngine:
+        engine = SimulatedEngine(fixed("step " * 20), config(prefix_cache=prefix_cache, kv_capacity_tokens=kv_tokens))
+        loop = asyncio.get_running_loop()
+        ends: list[float] = []
+
+        async def agent(i: int) -> None:
+            with agent_context(AgentContext(agent_id=f"agent {i}", arrival_s=0.0)):
+                prompt = "shared few-shot " * 100 + f"question {i} " * (5 + 20 * (i % 3))
+                for _ in range(3 + i % 2):
+                    await engine.generate(GenerationRequest(prompt=prompt))
+                    prompt += "step " * 20 + f"passage for agent {i} " * 30
+            ends.append(loop.time())
+
+        await asyncio.gather(*(agent(i) for i in range(12)))
+        finished[(prefix_cache, kv_tokens)] = sorted(ends)
+        return engine
+
+    for prefix_cache, kv_tokens in [(True, 112_000), (False, 112_000), (True, 2_048)]:
+        engine = run_virtual(turns(prefix_cache, kv_tokens))
+        assert 0 < engine.floor_s() <= engine.stats.busy_s
+        # the k-th agent to finish (all arrived at 0) cannot finish before the completion floor
+        ends = finished[(prefix_cache, kv_tokens)]
+        floors = [engine.completion_floor_s(k) for k in range(1, 13)]
+        assert floors == sorted(floors) and floors[0] > 0
+        assert all(floor <= end for floor, end in zip(floors, ends, strict=True))
+        assert floors[-1] <= engine.floor_s()  # finishing everyone is the whole workload
+    no_reuse, reuse = run_virtual(turns(False, 112_000)), run_virtual(turns(True, 112_000))
+    assert no_reuse.floor_s() == pytest.approx(reuse.floor_s())  # the floor is a property of the requests
+    # without a prefix cache the engine recomputes the shared prompt and every earlier turn
+    assert no_reuse.stats.busy_s > 1.5 * no_reuse.floor_s()
+    assert reuse.stats.busy_s < no_reuse.stats.busy_s
+    assert run_virtual(turns(True, 2_048)).stats.preemptions > 0
 
 
 def sim_question(hops: int, correct: bool = True) -> SimQuestion:
