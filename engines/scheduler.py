@@ -245,6 +245,9 @@ class ScheduledEngine:
     """Orders and bounds the calls that many agents make to one engine.
 
     ``policy`` picks the order, ``max_in_flight`` bounds the calls inside ``inner`` at once,
+    ``max_in_flight_tokens`` (optional) also bounds their estimated prompt tokens, so that
+    what runs fits the engine's KV cache whatever the prompts' length (the call first in
+    line waits for room rather than being overtaken, so long contexts are not starved),
     ``request_timeout_s`` turns a call that hangs into :class:`EngineTimeoutError`, and
     ``sticky_sessions`` tags each call with its agent's id as ``session_id`` so that engines
     with per-session caches (llama.cpp) keep each agent's prefix hot.
@@ -256,15 +259,19 @@ class ScheduledEngine:
         policy: str | SchedulingPolicy = "priority",
         *,
         max_in_flight: int = 8,
+        max_in_flight_tokens: int | None = None,
         request_timeout_s: float | None = None,
         sticky_sessions: bool = True,
         close_inner: bool = True,
     ) -> None:
         if max_in_flight < 1:
             raise ConfigError("max_in_flight must be at least 1.", max_in_flight=max_in_flight)
+        if max_in_flight_tokens is not None and max_in_flight_tokens < 1:
+            raise ConfigError("max_in_flight_tokens must be at least 1.", max_in_flight_tokens=max_in_flight_tokens)
         self.inner = inner
         self.policy = make_policy(policy)
         self.max_in_flight = max_in_flight
+        self.max_in_flight_tokens = max_in_flight_tokens
         self.request_timeout_s = request_timeout_s
         self.sticky_sessions = sticky_sessions
         self.native_priority = False
@@ -276,6 +283,7 @@ class ScheduledEngine:
         self._waiting: list[QueuedRequest] = []
         self._outstanding: dict[int, QueuedRequest] = {}
         self._in_flight = 0
+        self._tokens_in_flight = 0
         self._busy_since: float | None = None
         self._dispatch_pending = False
         self._seq = itertools.count()
@@ -289,6 +297,11 @@ class ScheduledEngine:
     @property
     def in_flight(self) -> int:
         return self._in_flight
+
+    @property
+    def tokens_in_flight(self) -> int:
+        """Estimated prompt tokens of the calls inside the inner engine."""
+        return self._tokens_in_flight
 
     def pressure(self) -> float:
         """0 when nothing waits for the engine, 1 when a full batch's worth waits.
@@ -320,7 +333,7 @@ class ScheduledEngine:
         try:
             return await self._call(item.request)
         finally:
-            self._release(loop)
+            self._release(loop, item.context_tokens)
 
     async def aclose(self) -> None:
         for item in self._waiting:
@@ -364,26 +377,34 @@ class ScheduledEngine:
             return
         now = loop.time()
         ordered = self.policy.order(self._waiting, now) if len(self._waiting) > 1 else self._waiting
-        chosen, self._waiting = ordered[:free], ordered[free:]
-        for item in chosen:
+        budget = self.max_in_flight_tokens
+        granted = 0
+        for item in ordered[:free]:
+            tokens = item.context_tokens
+            if budget is not None and self._in_flight > 0 and self._tokens_in_flight + tokens > budget:
+                break  # the next in line waits for room; nobody overtakes it
             self.stats.queue_wait_s += now - item.enqueued_s
-            self._acquire(now)
+            self._acquire(now, tokens)
             item.grant.set_result(None)
+            granted += 1
+        self._waiting = ordered[granted:]
 
     def _abandon(self, item: QueuedRequest, loop: asyncio.AbstractEventLoop) -> None:
         """The caller was cancelled while queued (or granted but not yet running)."""
         if item.grant.done() and not item.grant.cancelled():
-            self._release(loop)
+            self._release(loop, item.context_tokens)
         elif item in self._waiting:
             self._waiting.remove(item)
 
-    def _acquire(self, now: float) -> None:
+    def _acquire(self, now: float, tokens: int = 0) -> None:
         if self._in_flight == 0:
             self._busy_since = now
         self._in_flight += 1
+        self._tokens_in_flight += tokens
 
-    def _release(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _release(self, loop: asyncio.AbstractEventLoop, tokens: int = 0) -> None:
         self._in_flight -= 1
+        self._tokens_in_flight -= tokens
         if self._in_flight == 0 and self._busy_since is not None:
             self.stats.busy_s += loop.time() - self._busy_since
             self._busy_since = None

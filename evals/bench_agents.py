@@ -100,6 +100,11 @@ class AgentBenchConfig(StrictModel):
     """Agents running at once."""
     max_in_flight: int | None = Field(default=None, ge=1)
     """LLM calls in flight for bounded policies; default: KV capacity / 1,024 tokens."""
+    max_in_flight_tokens: int | None = Field(default=None, ge=1)
+    """Prompt tokens in flight for bounded policies; default: the KV capacity, so calls with
+    longer prompts than the count assumes still fit."""
+    top_k: int | None = Field(default=None, ge=1, le=50)
+    """Passages per search (default: the method's, 3; SearchAgent-X used 5)."""
     recall_floor: float = Field(default=0.98, gt=0, le=1)
     """Adaptive ANN effort never drops below the effort reaching this recall."""
     max_turns: int = Field(default=6, ge=1)
@@ -279,6 +284,7 @@ async def _simulate(
     engine = SimulatedEngine(SimulatedSearchR1Model(workload), engine_config)
     scheduled = ScheduledEngine(
         engine, setup.scheduler, max_in_flight=in_flight_bound(config, setup, engine_config),
+        max_in_flight_tokens=tokens_bound(config, setup, engine_config),
         sticky_sessions=setup.prefix_reuse,
     )
     model = RetrievalModelConfig(ef_max=config.ef_max)
@@ -316,6 +322,22 @@ def in_flight_bound(config: AgentBenchConfig, setup: PolicySetup, engine: Simula
     return max(1, min(seqs, kv_tokens // 1024))
 
 
+def tokens_bound(config: AgentBenchConfig, setup: PolicySetup, engine: SimulatedEngineConfig) -> int | None:
+    """Bounded policies also cap the prompt tokens in flight at what the KV cache holds.
+
+    The call-count bound assumes ~1,024-token prompts; with longer ones (more passages per
+    search, more turns) that many calls overflow the cache, and the engine preempts and
+    evicts the very prefixes priority was keeping hot (MuSiQue with 5 passages a search:
+    makespan 246 s on the count alone, 175 s with both bounds).
+    """
+    if not setup.bounded:
+        return None
+    if config.max_in_flight_tokens is not None:
+        return config.max_in_flight_tokens
+    capacity: int = engine.kv_capacity_tokens
+    return capacity
+
+
 def min_effort_for_floor(model: RetrievalModelConfig, recall_floor: float) -> float:
     """The effort at which the simulated index reaches ``recall_floor``."""
     ef_needed = model.recall_miss_coeff / max(1e-9, 1.0 - recall_floor)
@@ -348,6 +370,8 @@ async def run_policy(
 
 def _options(config: AgentBenchConfig) -> dict[str, Any]:
     options: dict[str, Any] = {"max_turns": config.max_turns}
+    if config.top_k is not None:
+        options["top_k"] = config.top_k
     if config.max_tokens is not None:
         options["max_tokens"] = config.max_tokens
     return options
@@ -431,7 +455,9 @@ def table_header(config: AgentBenchConfig) -> str:
     where = f"simulated {config.profile}" if config.engine == "simulated" else f"embedded {config.model}"
     head = (f"{'policy':<20} {'q/s':>7} {'x':>6} {'p50 s':>8} {'p95 s':>8} {'x':>6} {'p99 s':>8} "
             f"{'idle':>6} {'retr ms':>8} {'recomp tok':>11} {'floor s':>8} {'F1':>6} {'same':>5}")
-    return "\n".join([f"{config.questions} {config.workload} questions, {mode}, {where}", head, "-" * len(head)])
+    passages = "" if config.top_k is None else f", {config.top_k} passages per search"
+    title = f"{config.questions} {config.workload} questions{passages}, {mode}, {where}"
+    return "\n".join([title, head, "-" * len(head)])
 
 
 def table_row(r: PolicyResult) -> str:
@@ -492,4 +518,5 @@ __all__ = [
     "run_policy",
     "table_header",
     "table_row",
+    "tokens_bound",
 ]

@@ -40,6 +40,9 @@ def register(subparsers: Any) -> None:
                         help="simulated GPU profile: llama2-7b-a100, qwen2.5-7b-a100")
     parser.add_argument("--concurrency", type=int, default=1024, help="agents running at once")
     parser.add_argument("--max-in-flight", type=int, help="LLM calls in flight for bounded policies")
+    parser.add_argument("--max-in-flight-tokens", type=int,
+                        help="prompt tokens in flight for bounded policies (default: the KV capacity)")
+    parser.add_argument("--top-k", type=int, help="passages per search (default 3; SearchAgent-X used 5)")
     parser.add_argument("--ef-max", type=int, default=512,
                         help="simulated HNSW efSearch at full effort (SearchAgent-X used 10000)")
     parser.add_argument("--recall-floor", type=float, default=0.98,
@@ -72,6 +75,8 @@ def _bench(args: argparse.Namespace) -> int:
         "profile": args.profile,
         "concurrency": args.concurrency,
         "max_in_flight": args.max_in_flight,
+        "max_in_flight_tokens": args.max_in_flight_tokens,
+        "top_k": args.top_k,
         "ef_max": args.ef_max,
         "max_turns": args.max_turns,
         "recall_floor": args.recall_floor,

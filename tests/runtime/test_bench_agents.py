@@ -9,7 +9,13 @@ import pytest
 
 from sleuth.cli import main
 from sleuth.errors import ConfigError
-from sleuth.evals.bench_agents import AgentBenchConfig, floor_note, format_table, run_agent_bench
+from sleuth.evals.bench_agents import (
+    AgentBenchConfig,
+    PolicyResult,
+    floor_note,
+    format_table,
+    run_agent_bench,
+)
 
 
 def test_four_policies_side_by_side_with_the_same_answers(shared_data: Path) -> None:
@@ -74,3 +80,20 @@ def test_unknown_policy_or_profile_is_a_clear_error(capsys: pytest.CaptureFixtur
         run_agent_bench(AgentBenchConfig(questions=2, policies=["lottery"]))
     assert main(["bench", "agents", "--questions", "2", "--profile", "h100-dreams"]) == 2
     assert "Unknown profile" in capsys.readouterr().err
+
+
+def test_token_budget_keeps_long_prompts_inside_the_kv_cache(shared_data: Path) -> None:
+    # 5 passages a search make prompts longer than the call-count bound assumes (1,024
+    # tokens): on the count alone the engine preempts and evicts the agents' prefixes.
+    def run(tokens: int | None) -> PolicyResult:
+        config = AgentBenchConfig(questions=150, data_dir=shared_data, workload="musique", top_k=5,
+                                  policies=["priority+non-stall"], max_in_flight_tokens=tokens)
+        return run_agent_bench(config)[0]
+
+    budget, count_only = run(None), run(10**9)
+    assert budget.completed == count_only.completed == 150 and budget.f1 == count_only.f1
+    assert budget.preemptions == 0 < count_only.preemptions
+    assert budget.recomputed_prompt_tokens < 0.8 * count_only.recomputed_prompt_tokens
+    assert budget.makespan_s < count_only.makespan_s
+    assert budget.prompt_tokens > 1.3 * run_agent_bench(AgentBenchConfig(
+        questions=150, data_dir=shared_data, workload="musique", policies=["priority+non-stall"]))[0].prompt_tokens

@@ -101,6 +101,47 @@ async def test_priority_runs_agents_deep_into_their_search_first() -> None:
     assert [r.prompt.strip() for r in inner.entered if r.prompt] == ["blocker", "deep", "mid", "fresh"]
 
 
+class PerCallEngine(GatedEngine):
+    """Holds each call until its own prompt is released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gates: dict[str, asyncio.Event] = {}
+
+    def finish(self, prompt: str) -> None:
+        self.gates.setdefault(prompt, asyncio.Event()).set()
+
+    async def generate(self, request: GenerationRequest) -> GenerationResponse:
+        self.entered.append(request)
+        await self.gates.setdefault(request.prompt or "", asyncio.Event()).wait()
+        return GenerationResponse(text="ok", finish_reason="stop", prompt_tokens=1, completion_tokens=1)
+
+
+async def test_token_budget_bounds_what_runs_and_the_next_in_line_is_not_overtaken() -> None:
+    inner = PerCallEngine()
+    engine = ScheduledEngine(inner, "fifo", max_in_flight=10, max_in_flight_tokens=100)
+    prompts = ["a" * 200, "b" * 200, "c" * 40, "d" * 400, "e" * 40, "f" * 800]  # 50, 50, 10, 100, 10, 200 tokens
+    tasks = {p[0]: asyncio.create_task(engine.generate(req(p))) for p in prompts}
+
+    async def entered_after(*done: str) -> str:
+        for tag in done:
+            inner.finish(next(p for p in prompts if p[0] == tag))
+            await tasks[tag]
+        await settle()
+        return "".join((r.prompt or "?")[0] for r in inner.entered)
+
+    assert await entered_after() == "ab"  # c (10) would exceed 100 tokens
+    assert engine.tokens_in_flight == 100
+    assert await entered_after("a") == "abc"  # d (100) waits, and e does not overtake it
+    assert await entered_after("b", "c") == "abcd"
+    assert await entered_after("d") == "abcde"
+    assert await entered_after("e") == "abcdef"  # larger than the budget: runs alone
+    await entered_after("f")
+    assert engine.in_flight == 0 and engine.tokens_in_flight == 0
+    with pytest.raises(ConfigError, match="max_in_flight_tokens"):
+        ScheduledEngine(inner, "fifo", max_in_flight_tokens=0)
+
+
 def make_item(searches: int, age: float, ctx: int, waited: float, seq: int) -> QueuedRequest:
     now = 100.0
     loop = asyncio.new_event_loop()
