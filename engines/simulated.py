@@ -315,15 +315,11 @@ class SimulatedEngine:
         """Add a request to the work floor: the least this engine could spend on it under
         any schedule, with an unbounded prefix cache (each distinct block computed once)."""
         block, stats = self.config.block_tokens, self.stats
-        full_prompt = min(len(chunks), prompt_tokens // block)
-        hit = 0
-        while hit < full_prompt and chunks[hit] in self._seen:
-            hit += 1
+        hit = _leading_hits(chunks, prompt_tokens // block, self._seen.__contains__)
         stats.floor_prefill_tokens += max(1, prompt_tokens - hit * block)
         decode = output_tokens - 1  # the first output token comes with the prefill
         stats.floor_decode_tokens += decode
-        # one prefill chunk reads the whole prompt; decode token j reads prompt + j
-        stats.floor_context_tokens += prompt_tokens + decode * prompt_tokens + decode * (decode + 1) // 2
+        stats.floor_context_tokens += _least_reads(prompt_tokens, decode)
         stats.floor_sequence_steps += output_tokens
         stats.longest_output = max(stats.longest_output, output_tokens)
         computed = min(len(chunks), (prompt_tokens + output_tokens - 1) // block)  # the last token is never fed
@@ -380,15 +376,15 @@ class SimulatedEngine:
         for entry in self._floor_log:
             seen = own.setdefault(entry.agent, set())
             prompt, decode = entry.prompt_tokens, entry.output_tokens - 1
-            hit = 0
-            while (hit < min(len(entry.chunks), prompt // block)
-                   and (entry.chunks[hit] in seen or owner[entry.chunks[hit]] is None)):
-                hit += 1
+
+            def known(h: int, seen: set[int] = seen) -> bool:  # its own turns, or several agents'
+                return h in seen or owner[h] is None
+
+            hit = _leading_hits(entry.chunks, prompt // block, known)
             seen.update(entry.chunks)
-            context = prompt + decode * prompt + decode * (decode + 1) // 2
             cost_ms[entry.agent] = (cost_ms.get(entry.agent, 0.0)
                                     + c.per_token_ms * (max(1, prompt - hit * block) + decode)
-                                    + c.kv_read_us_per_token * context / 1000.0)
+                                    + c.kv_read_us_per_token * _least_reads(prompt, decode) / 1000.0)
             outputs[entry.agent] = outputs.get(entry.agent, 0) + entry.output_tokens
         if agents <= 0 or not cost_ms:
             return 0.0
@@ -607,6 +603,20 @@ class SimulatedEngine:
         seq.computed = 0
         seq.prefill_target = seq.prompt_tokens + seq.generated
         self._enqueue(seq, front=True)
+
+
+def _leading_hits(chunks: list[int], limit: int, known: Callable[[int], bool]) -> int:
+    """How many leading blocks (at most ``limit``) are ``known``: a prefix cache's hit."""
+    hit, limit = 0, min(limit, len(chunks))
+    while hit < limit and known(chunks[hit]):
+        hit += 1
+    return hit
+
+
+def _least_reads(prompt_tokens: int, decode_tokens: int) -> int:
+    """KV tokens one request's attention reads at the least: the prompt once, as one
+    prefill chunk, then ``prompt + j`` for decode token ``j``."""
+    return prompt_tokens + decode_tokens * prompt_tokens + decode_tokens * (decode_tokens + 1) // 2
 
 
 def render_prompt(request: GenerationRequest) -> str:
