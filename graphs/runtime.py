@@ -99,6 +99,7 @@ async def run_many(
     concurrency: int = 16,
     policy: str | SchedulingPolicy | None = None,
     max_in_flight: int | None = None,
+    max_in_flight_tokens: int | None = None,
     timeout_s: float | None = None,
     arrivals: Sequence[float] | None = None,
     on_result: ResultCallback | None = None,
@@ -113,8 +114,10 @@ async def run_many(
     have; if it raises, the run is cancelled.
     ``concurrency`` bounds the agents running at once. ``policy`` (``fifo``, ``priority``,
     ``shortest-remaining`` or a policy object) puts a :class:`ScheduledEngine` with
-    ``max_in_flight`` calls (default: ``concurrency``) in front of ``engine``; pass an
-    engine that is already scheduled to share one scheduler across runs. ``timeout_s``
+    ``max_in_flight`` calls (default: ``concurrency``), and at most ``max_in_flight_tokens``
+    estimated prompt tokens (default: unbounded; the engine's KV capacity is a good value),
+    in front of ``engine``; pass an engine that is already scheduled to share one scheduler
+    across runs. ``timeout_s``
     bounds each question. ``arrivals`` gives each question's arrival, in seconds after the
     start (a Poisson stream, say); by default all arrive at once. ``progress`` shows a
     progress bar on stderr (a string labels it). An answer's
@@ -123,7 +126,7 @@ async def run_many(
     _check(questions, concurrency, arrivals)
     make_retriever = _retriever_factory(retriever, retriever_for)
     opts = options if isinstance(options, StrictModel) else make_options(method, options)
-    scheduled = _scheduled(engine, policy, max_in_flight or concurrency)
+    scheduled = _scheduled(engine, policy, max_in_flight or concurrency, max_in_flight_tokens)
     loop = asyncio.get_running_loop()
     start = loop.time()
     gate = asyncio.Semaphore(concurrency)
@@ -244,10 +247,13 @@ async def _wait_all(tasks: list[asyncio.Task[None]]) -> None:
         raise
 
 
-def _scheduled(engine: LLMEngine, policy: str | SchedulingPolicy | None, max_in_flight: int) -> LLMEngine:
+def _scheduled(
+    engine: LLMEngine, policy: str | SchedulingPolicy | None, max_in_flight: int, max_in_flight_tokens: int | None
+) -> LLMEngine:
     if policy is None or isinstance(engine, ScheduledEngine):
         return engine
-    return ScheduledEngine(engine, policy, max_in_flight=max_in_flight, close_inner=False)
+    return ScheduledEngine(engine, policy, max_in_flight=max_in_flight, max_in_flight_tokens=max_in_flight_tokens,
+                           close_inner=False)
 
 
 def _check(questions: Sequence[str], concurrency: int, arrivals: Sequence[float] | None) -> None:

@@ -117,6 +117,32 @@ async def test_all_questions_answered_in_order_with_agent_state_reaching_the_sch
     assert engine.stats.requests == 18 and engine.in_flight == 0
 
 
+async def test_a_token_budget_limits_the_calls_in_flight_by_prompt_length() -> None:
+    class CountingEngine(SlowEngine):
+        def __init__(self) -> None:
+            super().__init__(0.01)
+            self.active = self.peak = 0
+
+        async def generate(self, request: GenerationRequest) -> GenerationResponse:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+            try:
+                return await super().generate(request)
+            finally:
+                self.active -= 1
+
+    async def peak(tokens: int | None) -> int:
+        engine = CountingEngine()
+        questions = [f"question {i} " + "x" * 400 for i in range(6)]  # ~100-token prompts
+        out = await run_many(questions, engine=engine, retriever=SleepyRetriever(), method="test-loop",
+                             concurrency=6, policy="fifo", max_in_flight=6, max_in_flight_tokens=tokens)
+        assert all(isinstance(o, Answer) for o in out)
+        return engine.peak
+
+    assert await peak(None) == 6
+    assert await peak(250) == 2  # two ~100-token prompts fit, a third does not
+
+
 async def test_an_agent_that_raises_is_recorded_and_the_others_continue() -> None:
     questions = ["fine 1", "boom", "fine 2"]
     out = await run_many(questions, engine=ScriptedEngine(responder=lambda r: "ok"),
