@@ -44,10 +44,12 @@ async def _run(
     arrivals: list[float] | None,
     bm25: Retriever,
 ) -> RunRecord:
+    from sleuth.config import SleuthSettings
     from sleuth.engines.llama_cpp import LlamaCppEngine
 
     engine = LlamaCppEngine(
         config.model, n_ctx=8192, progress=False,
+        n_threads=SleuthSettings.load().engine.n_threads,  # SLEUTH_ENGINE__N_THREADS, as for eval runs
         session_cache_size=max(4, len(questions)) if setup.prefix_reuse else 4,
     )
     scheduled = ScheduledEngine(

@@ -97,3 +97,24 @@ def test_token_budget_keeps_long_prompts_inside_the_kv_cache(shared_data: Path) 
     assert budget.makespan_s < count_only.makespan_s
     assert budget.prompt_tokens > 1.3 * run_agent_bench(AgentBenchConfig(
         questions=150, data_dir=shared_data, workload="musique", policies=["priority+non-stall"]))[0].prompt_tokens
+
+
+@pytest.mark.model
+def test_embedded_bench_runs_the_real_model_under_two_policies(
+    capsys: pytest.CaptureFixture[str], shared_data: Path, small_gguf_path: Path
+) -> None:
+    pytest.importorskip("llama_cpp", reason="pip install 'sleuth[embedded]'")
+    code = main(["bench", "agents", "--engine", "embedded", "--model", "qwen2.5-coder-0.5b", "--questions", "2",
+                 "--policies", "fifo-blocking,priority+non-stall", "--max-turns", "2", "--max-tokens", "48",
+                 "--data-dir", str(shared_data), "--json"])
+    assert code == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["policy"] for r in rows] == ["fifo-blocking", "priority+non-stall"]
+    for row in rows:
+        assert row["completed"] == 2 and row["failed"] == 0
+        assert row["searches"] >= 2 and row["prompt_tokens"] > 0
+        assert row["engine_floor_s"] is None and row["p95_floor_s"] is None  # real time has no floor
+        assert 0 < row["p50_s"] <= row["p95_s"] <= row["p99_s"]
+    # sticky sessions: (d)'s second turns restore the agent's KV state, so part of its
+    # prompts is served from cache (with two agents, (a) may reuse as much by luck of order)
+    assert rows[1]["recomputed_prompt_tokens"] < rows[1]["prompt_tokens"]
