@@ -213,16 +213,6 @@ class EngineStats:
     preemptions: int = 0
     peak_running: int = 0
     requests: int = 0
-    floor_prefill_tokens: int = 0
-    """Prompt tokens no earlier request's prompt or output already holds (see
-    :meth:`SimulatedEngine.floor_s`)."""
-    floor_decode_tokens: int = 0
-    floor_context_tokens: int = 0
-    """KV tokens attention must read at the least: each prompt once, each decode token's
-    context."""
-    floor_sequence_steps: int = 0
-    """Steps the requests need in total if each ran alone: one per output token."""
-    longest_output: int = 0
 
 
 class SimulatedEngine:
@@ -245,7 +235,6 @@ class SimulatedEngine:
         self._waiting: deque[_Seq] = deque()
         self._running: list[_Seq] = []
         self._seq_no = 0
-        self._seen: set[int] = set()
         self._floor_log: list[_FloorEntry] = []
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -293,7 +282,7 @@ class SimulatedEngine:
         prompt_tokens = self._tokens(len(prompt))
         output_tokens = self._tokens(len(text)) if text else 1
         chunks = self._chunk_hashes(prompt + text)
-        self._count_floor(chunks, prompt_tokens, output_tokens)
+        self._log_for_floors(chunks, prompt_tokens, output_tokens)
         self._seq_no += 1
         self.stats.requests += 1
         return _Seq(
@@ -311,23 +300,14 @@ class SimulatedEngine:
             prefill_target=prompt_tokens,
         )
 
-    def _count_floor(self, chunks: list[int], prompt_tokens: int, output_tokens: int) -> None:
-        """Add a request to the work floor: the least this engine could spend on it under
-        any schedule, with an unbounded prefix cache (each distinct block computed once)."""
-        block, stats = self.config.block_tokens, self.stats
-        hit = _leading_hits(chunks, prompt_tokens // block, self._seen.__contains__)
-        stats.floor_prefill_tokens += max(1, prompt_tokens - hit * block)
-        decode = output_tokens - 1  # the first output token comes with the prefill
-        stats.floor_decode_tokens += decode
-        stats.floor_context_tokens += _least_reads(prompt_tokens, decode)
-        stats.floor_sequence_steps += output_tokens
-        stats.longest_output = max(stats.longest_output, output_tokens)
-        computed = min(len(chunks), (prompt_tokens + output_tokens - 1) // block)  # the last token is never fed
-        self._seen.update(chunks[:computed])
+    def _log_for_floors(self, chunks: list[int], prompt_tokens: int, output_tokens: int) -> None:
+        """Keep what :meth:`floor_s` and :meth:`completion_floor_s` need of a request."""
+        computed = min(len(chunks), (prompt_tokens + output_tokens - 1) // self.config.block_tokens)
         agent = current_agent()
         self._floor_log.append(_FloorEntry(
             agent=agent.agent_id if agent is not None else f"request {self._seq_no + 1}",
-            chunks=chunks[:computed], prompt_tokens=prompt_tokens, output_tokens=output_tokens,
+            chunks=chunks[:computed],  # the last output token is never fed back
+            prompt_tokens=prompt_tokens, output_tokens=output_tokens,
         ))
 
     def floor_s(self) -> float:
@@ -336,20 +316,26 @@ class SimulatedEngine:
         Every step costs ``step_fixed_ms + per_token_ms * tokens + kv_read * context``, so
         the busy time is at least the fixed cost of the fewest possible steps plus the
         per-token cost of the fewest tokens and context reads: every distinct prompt block
-        prefilled once (a perfect, unbounded prefix cache), every decode token once, and a
-        step count bounded by the token budget, ``max_num_seqs`` and the longest output.
-        ``busy_s / floor_s()`` is how far a schedule is from ideal; no policy that sends
-        the same requests can finish in less than ``floor_s()``.
+        prefilled once (a perfect, unbounded prefix cache: a block any earlier request
+        computed is free), every decode token once, and a step count bounded by the token
+        budget, ``max_num_seqs`` and the longest output. ``busy_s / floor_s()`` is how far a
+        schedule is from ideal; no policy that sends the same requests can finish in less
+        than ``floor_s()``.
         """
-        c, stats = self.config, self.stats
-        tokens = stats.floor_prefill_tokens + stats.floor_decode_tokens
-        steps = max(
-            math.ceil(tokens / c.max_batched_tokens),
-            math.ceil(stats.floor_sequence_steps / c.max_num_seqs),
-            stats.longest_output,
-        )
+        c, block = self.config, self.config.block_tokens
+        seen: set[int] = set()
+        tokens = reads = outputs = longest = 0
+        for entry in self._floor_log:
+            hit = _leading_hits(entry.chunks, entry.prompt_tokens // block, seen.__contains__)
+            seen.update(entry.chunks)
+            decode = entry.output_tokens - 1  # the first output token comes with the prefill
+            tokens += max(1, entry.prompt_tokens - hit * block) + decode
+            reads += _least_reads(entry.prompt_tokens, decode)
+            outputs += entry.output_tokens
+            longest = max(longest, entry.output_tokens)
+        steps = max(math.ceil(tokens / c.max_batched_tokens), math.ceil(outputs / c.max_num_seqs), longest)
         ms = c.step_fixed_ms * steps + c.per_token_ms * tokens
-        return (ms + c.kv_read_us_per_token * stats.floor_context_tokens / 1000.0) / 1000.0
+        return (ms + c.kv_read_us_per_token * reads / 1000.0) / 1000.0
 
     def completion_floor_s(self, agents: int) -> float:
         """A lower bound on when ``agents`` of the agents seen so far can all have finished,

@@ -163,8 +163,9 @@ def test_work_floor_is_exact_for_a_lone_request_and_a_lower_bound_otherwise() ->
         finished[(prefix_cache, kv_tokens)] = sorted(ends)
         return engine
 
+    engines: dict[tuple[bool, int], SimulatedEngine] = {}
     for prefix_cache, kv_tokens in [(True, 112_000), (False, 112_000), (True, 2_048)]:
-        engine = run_virtual(turns(prefix_cache, kv_tokens))
+        engine = engines[(prefix_cache, kv_tokens)] = run_virtual(turns(prefix_cache, kv_tokens))
         assert 0 < engine.floor_s() <= engine.stats.busy_s
         # the k-th agent to finish (all arrived at 0) cannot finish before the completion floor
         ends = finished[(prefix_cache, kv_tokens)]
@@ -172,12 +173,12 @@ def test_work_floor_is_exact_for_a_lone_request_and_a_lower_bound_otherwise() ->
         assert floors == sorted(floors) and floors[0] > 0
         assert all(floor <= end for floor, end in zip(floors, ends, strict=True))
         assert floors[-1] <= engine.floor_s()  # finishing everyone is the whole workload
-    no_reuse, reuse = run_virtual(turns(False, 112_000)), run_virtual(turns(True, 112_000))
+    no_reuse, reuse = engines[(False, 112_000)], engines[(True, 112_000)]
     assert no_reuse.floor_s() == pytest.approx(reuse.floor_s())  # the floor is a property of the requests
     # without a prefix cache the engine recomputes the shared prompt and every earlier turn
     assert no_reuse.stats.busy_s > 1.5 * no_reuse.floor_s()
     assert reuse.stats.busy_s < no_reuse.stats.busy_s
-    assert run_virtual(turns(True, 2_048)).stats.preemptions > 0
+    assert engines[(True, 2_048)].stats.preemptions > 0
 
 
 def sim_question(hops: int, correct: bool = True) -> SimQuestion:
