@@ -200,6 +200,9 @@ def _add_tune_gate(sub: Any) -> None:
     tune.add_argument("--max-calls", type=int, default=None,
                       help="only gates that spend at most this many engine calls before deciding "
                       "(1: the draft alone, no sampled drafts)")
+    tune.add_argument("--folds", type=int, default=None,
+                      help="also cross-validate the choice over every question given (tuning and "
+                      "check runs): each is scored by the gate chosen on the other K-1 folds")
     tune.add_argument("--out", type=Path, default=None, help="write every score as JSON here")
     tune.set_defaults(func=_tune_gate)
 
@@ -226,18 +229,32 @@ def _tune_gate(args: argparse.Namespace) -> int:
               f"{gate_tune.describe(best.options)}")
         print(f"  --option gate='{json.dumps(best.options)}'")
     checked: list[gate_tune.GateScore] = []
-    if best is not None and args.check_signals is not None:
+    held_out: list[gate_tune.GateCase] = []
+    if args.check_signals is not None:
         cases = gate_tune.load_cases(load_run(args.check_signals).rows, load_run(args.check_reference).rows)
         held_out = gate_tune.held_out(cases, tuning)
-        checked = [gate_tune.score_gate(GateOptions(**best.options), held_out)]
         skipped = len(cases) - len(held_out)
-        print(f"\nHeld out ({checked[0].questions} questions"
-              f"{f'; {skipped} used for tuning left out' if skipped else ''}):")
-        print(gate_tune.format_scores(checked))
+        if best is not None:
+            checked = [gate_tune.score_gate(GateOptions(**best.options), held_out)]
+            print(f"\nHeld out ({checked[0].questions} questions"
+                  f"{f'; {skipped} used for tuning left out' if skipped else ''}):")
+            print(gate_tune.format_scores(checked))
+    cv = None
+    if args.folds is not None:
+        cv = gate_tune.cross_validate(tuning + held_out, folds=args.folds, max_loss=args.max_loss / 100,
+                                      max_calls=args.max_calls)
+        print(f"\nCross-validated ({cv.held_out.questions} questions, {args.folds} folds; each fold "
+              "scored by the gate chosen on the others):")
+        for fold, options in enumerate(cv.chosen):
+            print(f"  fold {fold}: {'none within budget (retrieves)' if options is None else gate_tune.describe(options)}")
+        print(gate_tune.format_scores([cv.held_out]))
     if args.out is not None:
         payload = {"max_loss": args.max_loss, "max_calls": args.max_calls, "tuning": [s.as_json() for s in tuned],
                    "chosen": None if best is None else best.options,
                    "check": [s.as_json() for s in checked]}
+        if cv is not None:
+            payload["cross_validation"] = {"folds": args.folds, "chosen": cv.chosen,
+                                           "held_out": cv.held_out.as_json()}
         write_text_atomic(args.out, json.dumps(payload, indent=2))
     return 0
 

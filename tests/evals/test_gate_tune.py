@@ -16,7 +16,15 @@ from sleuth.agents.gate import GateOptions
 from sleuth.engines.base import GenerationRequest, GenerationResponse
 from sleuth.engines.scripted import ScriptedEngine
 from sleuth.errors import EvalError
-from sleuth.evals.gate_tune import candidate_gates, choose, describe, load_cases, pareto, score_gate
+from sleuth.evals.gate_tune import (
+    candidate_gates,
+    choose,
+    cross_validate,
+    describe,
+    load_cases,
+    pareto,
+    score_gate,
+)
 from sleuth.evals.report import load_run
 from sleuth.evals.rundir import EngineConfig, RunConfig
 from sleuth.evals.runner import run_eval
@@ -83,6 +91,32 @@ def test_max_calls_leaves_out_gates_that_sample() -> None:
     assert choose([sampled], max_loss=0.5, max_calls=1) is None
 
 
+def test_cross_validation_scores_each_question_by_a_gate_chosen_without_it() -> None:
+    # Four confident, right drafts and one equally confident wrong one that retrieval gets
+    # right: no gate tells them apart, so on all five none may answer anything within a
+    # zero-loss budget. The fold that holds out the wrong one learns to answer everything and
+    # answers it; the estimate shows the loss that in-sample tuning hides.
+    rows = [_row(f"a{i}", "Oslo", "Oslo", 0.9, ["Oslo", "Oslo"], 1.0) for i in range(4)]
+    rows.append(_row("b", "Rome", "Milan", 0.9, ["Milan", "Milan"], 1.0))
+    cases = load_cases(rows, rows)
+    in_sample = choose([score_gate(o, cases) for o in candidate_gates(cases)], max_loss=0.0)
+    assert in_sample is not None and in_sample.searches_cut == 0.0
+    cv = cross_validate(cases, folds=5, max_loss=0.0)
+    assert sorted(cv.fold_of.values()) == [0, 1, 2, 3, 4] and cv.held_out.questions == 5
+    assert cv.held_out.searches_cut == pytest.approx(0.2) and cv.held_out.f1_change == pytest.approx(-0.2)
+    cuts = {fold: score_gate(GateOptions(**options), cases).searches_cut
+            for fold, options in enumerate(cv.chosen) if options is not None}
+    assert cuts == {fold: 1.0 if fold == cv.fold_of["b"] else 0.0 for fold in range(5)}
+    assert cv.held_out.options == {"kind": "cross-validated", "folds": 5}
+    assert describe(cv.held_out.options) == "cross-validated (5 folds)"
+    # shuffled folds: every question once, sizes within one
+    two = cross_validate(cases, folds=2, max_loss=0.0, seed=3)
+    assert sorted(list(two.fold_of.values()).count(f) for f in (0, 1)) == [2, 3]
+    for folds in (1, 6):
+        with pytest.raises(EvalError, match="folds"):
+            cross_validate(cases, folds=folds, max_loss=0.0)
+
+
 def test_describe_names_the_thresholds_that_matter() -> None:
     assert describe({"kind": "mean-confidence", "mean_theta": 0.5}) == "mean-confidence mean_theta=0.5"
     assert describe({"kind": "any", "samples": 8, "min_agreement": 0.7}) == (
@@ -142,6 +176,12 @@ def test_a_gate_scored_offline_does_what_a_run_with_it_does(
     assert "Chosen" in printed and "--option gate=" in printed
     payload = json.loads(out.read_text())
     assert payload["chosen"]["kind"] and payload["check"] == [] and payload["max_calls"] is None
+    assert "cross_validation" not in payload
+    assert main(["eval", "tune-gate", "--signals", str(tmp_path / "record"), "--reference",
+                 str(tmp_path / "reference"), "--folds", "3", "--out", str(out)]) == 0
+    assert "Cross-validated (6 questions, 3 folds" in capsys.readouterr().out
+    cv = json.loads(out.read_text())["cross_validation"]
+    assert cv["folds"] == 3 and len(cv["chosen"]) == 3 and cv["held_out"]["questions"] == 6
     assert main(["eval", "tune-gate", "--signals", str(tmp_path / "record"), "--reference",
                  str(tmp_path / "reference"), "--max-calls", "1", "--out", str(out)]) == 0
     assert "and 1 engine calls" in capsys.readouterr().out
@@ -166,6 +206,14 @@ def test_a_gate_scored_offline_does_what_a_run_with_it_does(
                  "--out", str(out)]) == 0
     assert "Held out (3 questions; 3 used for tuning left out)" in capsys.readouterr().out
     assert json.loads(out.read_text())["check"][0]["questions"] == 3
+    # cross-validation pools the tuning questions with the held-out ones, each once
+    assert main(["eval", "tune-gate", "--signals", str(first3), "--reference", str(tmp_path / "reference"),
+                 "--check-signals", str(tmp_path / "record"), "--check-reference", str(tmp_path / "reference"),
+                 "--folds", "2", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["cross_validation"]["held_out"]["questions"] == 6
+    assert main(["eval", "tune-gate", "--signals", str(first3), "--reference", str(tmp_path / "reference"),
+                 "--folds", "4"]) == 1
+    assert "between 2 and 3" in capsys.readouterr().err
     assert main(["eval", "tune-gate", "--signals", str(tmp_path / "record"), "--reference",
                  str(tmp_path / "reference"), "--check-signals", str(tmp_path / "record")]) == 2
 
