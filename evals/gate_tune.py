@@ -189,7 +189,7 @@ def cross_validate(cases: list[GateCase], *, folds: int, max_loss: float, max_ca
     ``folds`` folds, a gate is chosen on all but one fold and decides for the questions of that
     one, and the decisions of all folds are scored together. ``folds=len(cases)`` leaves one out."""
     if not 2 <= folds <= len(cases):
-        raise EvalError(f"--folds {folds} needs between 2 and {len(cases)} (the questions) folds.")
+        raise EvalError(f"Cross-validation needs 2 to {len(cases)} folds (at most one per question); got {folds}.")
     order = list(range(len(cases)))
     random.Random(seed).shuffle(order)
     fold_of = {cases[i].id: k % folds for k, i in enumerate(order)}

@@ -213,7 +213,7 @@ def test_a_gate_scored_offline_does_what_a_run_with_it_does(
     assert json.loads(out.read_text())["cross_validation"]["held_out"]["questions"] == 6
     assert main(["eval", "tune-gate", "--signals", str(first3), "--reference", str(tmp_path / "reference"),
                  "--folds", "4"]) == 1
-    assert "between 2 and 3" in capsys.readouterr().err
+    assert "needs 2 to 3 folds" in capsys.readouterr().err
     assert main(["eval", "tune-gate", "--signals", str(tmp_path / "record"), "--reference",
                  str(tmp_path / "reference"), "--check-signals", str(tmp_path / "record")]) == 2
 
