@@ -10,7 +10,7 @@ install_sleuth() {
   # A full CPU install (torch, llama.cpp, FAISS, the model wheels) takes about 3.5 GB, and
   # pip's own "No space left on device" does not say how much was free when it started.
   local free_mb
-  free_mb=$(df -Pm "$(dirname "$VENV")" 2>/dev/null | awk 'NR==2 {print $4}') || free_mb=""  # a parent venv creates later
+  free_mb=$(df -Pm "$(dirname "$VENV")" 2>/dev/null | awk 'NR==2 {print $4}') || free_mb=""  # no such folder yet: venv makes it
   if [ -n "$free_mb" ] && [ "$free_mb" -lt 5000 ]; then
     echo "warning: only ${free_mb} MB free for $VENV; Sleuth's CPU install needs about 3.5 GB" >&2
   fi

@@ -232,7 +232,8 @@ def _tune_gate(args: argparse.Namespace) -> int:
         print(f"  --option gate='{json.dumps(best.options)}'")
     checked: list[gate_tune.GateScore] = []
     held_out: list[gate_tune.GateCase] = []
-    if args.check_signals is not None:
+    # the check runs serve the chosen gate's check and the cross-validation; with neither, skip them
+    if args.check_signals is not None and (best is not None or args.folds is not None):
         cases = gate_tune.load_cases(load_run(args.check_signals).rows, load_run(args.check_reference).rows)
         held_out = gate_tune.held_out(cases, tuning)
         skipped = len(cases) - len(held_out)
