@@ -49,6 +49,8 @@ class RunConfig(StrictModel):
     mask_gold: float = Field(default=0.0, ge=0.0, le=1.0)
     """Share of questions whose gold evidence is hidden from the agent."""
     mask_seed: int = 0
+    follow_links: int = Field(default=0, ge=0, le=10)
+    """Linked pages each search adds to its hits (see :mod:`sleuth.sandboxes.links`)."""
     engine: EngineConfig = Field(default_factory=EngineConfig)
     sandbox: str | None = None
     index: str | None = None

@@ -182,7 +182,7 @@ class RunContext:
             return EmptyRetriever()
         view = self.sandbox.view(hide_ids=run.hidden, log=run.log,
                                  hide_titles=run.example.gold_titles if run.masked else [])
-        return view.retriever()
+        return view.retriever(self.config.follow_links)
 
     def finish(self, run: QuestionRun, outcome: Outcome, agent: AgentContext) -> QuestionResult:
         from sleuth.agents.answers import is_non_answer

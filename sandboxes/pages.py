@@ -48,6 +48,10 @@ class PageStore(Protocol):
         """The paragraphs of the page titled ``title``, in page order; [] when unknown."""
         ...
 
+    def titles(self) -> list[str]:
+        """Every page title (for following links by title); [] when pages have none."""
+        ...
+
     def __len__(self) -> int: ...
 
     def close(self) -> None: ...
@@ -116,6 +120,9 @@ class SqlitePageStore:
             rows = exact or [r for r in rows if r[1] == rows[0][1]]
         return [Passage(id=r[0], title=r[1], text=r[2]) for r in rows]
 
+    def titles(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT DISTINCT title FROM paragraphs", ())]
+
     def __len__(self) -> int:
         return self._count
 
@@ -135,6 +142,9 @@ class IndexPageStore:
         return found
 
     def page(self, title: str) -> list[Passage]:
+        return []
+
+    def titles(self) -> list[str]:
         return []
 
     def __len__(self) -> int:

@@ -14,7 +14,9 @@ filters, and ``open``/``find`` answer "not found", the same as for a page that n
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -24,6 +26,7 @@ from pydantic import ValidationError
 from sleuth.errors import IndexNotFoundError, SandboxError
 from sleuth.retrieval.base import Retriever
 from sleuth.sandboxes.actionlog import ActionLog, Tool
+from sleuth.sandboxes.links import TitleLinker, follow_links
 from sleuth.sandboxes.pages import (
     PAGES_FILE,
     IndexPageStore,
@@ -71,10 +74,20 @@ class Sandbox:
         self.pages = pages
         self.manifest = manifest
         self.path = path
+        self._linker: TitleLinker | None = None
+        self._linker_lock = threading.Lock()
 
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def linker(self) -> TitleLinker:
+        """The page titles, for following links; read from the page store on first use."""
+        with self._linker_lock:
+            if self._linker is None:
+                self._linker = TitleLinker(self.pages.titles())
+            return self._linker
 
     @classmethod
     def load(cls, path: str | Path) -> Sandbox:
@@ -193,11 +206,24 @@ class SandboxView:
             fetch *= 2  # hidden titles that the page store could not resolve to ids
         return [SearchHit(passage=h.passage, score=h.score, rank=i) for i, h in enumerate(kept[:k])]
 
+    def first_paragraph(self, title: str) -> Passage | None:
+        """The first visible paragraph of the page titled ``title`` (for following links)."""
+        return next((p for p in self.sandbox.pages.page(title) if not self.is_hidden(p)), None)
+
     async def logged_hits(
-        self, query: str, k: int = 5, *, via: Literal["tool", "retriever"] = "tool"
+        self, query: str, k: int = 5, *, via: Literal["tool", "retriever"] = "tool", links: int = 0,
     ) -> list[SearchHit]:
-        with self.log.record("search", {"query": query, "k": k}, via=via) as rec:
+        """Top-``k`` hits, then up to ``links`` pages that the query or those hits name
+        (see :func:`~sleuth.sandboxes.links.follow_links`)."""
+        args: dict[str, Any] = {"query": query, "k": k}
+        if links:
+            args["follow_links"] = links
+        with self.log.record("search", args, via=via) as rec:
             found = await self.hits(query, k)
+            if links:
+                # titles load on first use and pages come from SQLite: off the event loop
+                found = await asyncio.to_thread(follow_links, found, query, self.sandbox.linker,
+                                                self.first_paragraph, links)
             rec.ids = [h.passage.id for h in found]
             rec.titles = [h.passage.title for h in found]
         return found
@@ -299,9 +325,10 @@ class SandboxView:
             )
         raise _bad_argument(f"Unknown tool {tool!r}; the tools are search, open and find.")
 
-    def retriever(self) -> SandboxRetriever:
-        """This view as a :class:`~sleuth.retrieval.base.Retriever`, for graphs."""
-        return SandboxRetriever(self)
+    def retriever(self, follow_links: int = 0) -> SandboxRetriever:
+        """This view as a :class:`~sleuth.retrieval.base.Retriever`, for graphs; each search
+        adds up to ``follow_links`` linked pages to its hits."""
+        return SandboxRetriever(self, follow_links)
 
 
 def _page_of(pages: list[list[tuple[str, str]]], paragraph_id: str | None) -> int:
@@ -315,15 +342,19 @@ def _page_of(pages: list[list[tuple[str, str]]], paragraph_id: str | None) -> in
 class SandboxRetriever:
     """The Retriever protocol over a :class:`SandboxView`: masked, and every query logged."""
 
-    def __init__(self, view: SandboxView) -> None:
+    def __init__(self, view: SandboxView, follow_links: int = 0) -> None:
+        if follow_links < 0:
+            raise _bad_argument(f"follow_links must be 0 or more, got {follow_links}.")
         self.view = view
-        self.name = f"sandbox:{view.sandbox.name}"
+        self.follow_links = follow_links
+        self.name = f"sandbox:{view.sandbox.name}" + (f"+links{follow_links}" if follow_links else "")
 
     async def search(self, queries: list[str], k: int = 5) -> list[list[SearchHit]]:
         out: list[list[SearchHit]] = []
         for query in queries:
             try:
-                hits = await self.view.logged_hits(query, min(k, self.view.max_k), via="retriever")
+                hits = await self.view.logged_hits(query, min(k, self.view.max_k), via="retriever",
+                                                   links=self.follow_links)
             except SandboxError as exc:
                 if exc.details.get("kind") != "bad_argument":
                     raise

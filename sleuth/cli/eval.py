@@ -93,6 +93,9 @@ def _add_run(sub: Any) -> None:
     run.add_argument("--sandbox", default=None, help="sandbox directory (default: the dataset's "
                      "corpus, built once into the cache)")
     run.add_argument("--index", default=None, help="a bare retrieval index instead of a sandbox")
+    run.add_argument("--follow-links", type=int, default=0, metavar="N",
+                     help="each search also returns up to N pages that the query or its hits "
+                     "name by title, as a reader follows links (default 0: plain search)")
     run.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                      help="method option, value parsed as JSON when it can be (repeatable)")
     run.add_argument("--timeout", type=float, default=600.0, help="seconds per question")
@@ -285,6 +288,7 @@ def _run(args: argparse.Namespace) -> int:
         config = RunConfig(
             dataset=args.dataset, method=args.method, options=parse_options(args.option),
             limit=args.limit, mask_gold=args.mask_gold, mask_seed=args.mask_seed,
+            follow_links=args.follow_links,
             engine=EngineConfig(kind=args.engine, model=args.model, base_url=args.base_url,
                                 scripted_delay_s=args.scripted_delay),
             sandbox=args.sandbox, index=args.index, timeout_s=args.timeout,

@@ -102,10 +102,12 @@ async def test_run_writes_one_result_per_question(eval_sandbox_dir: Path, tmp_pa
     assert manifest["sandbox"]["n_paragraphs"] > 0 and "langgraph" in manifest["versions"]
 
 
-async def test_masked_gold_never_reaches_the_agent(eval_sandbox_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("follow_links", [0, 3])
+async def test_masked_gold_never_reaches_the_agent(eval_sandbox_dir: Path, tmp_path: Path,
+                                                   follow_links: int) -> None:
     out = tmp_path / "masked"
-    await run_eval(_config(eval_sandbox_dir, mask_gold=1.0, limit=6), out, engine=_engine(),
-                   progress=False)
+    await run_eval(_config(eval_sandbox_dir, mask_gold=1.0, limit=6, follow_links=follow_links), out,
+                   engine=_engine(), progress=False)
     for row in _rows(out):
         assert row["masked"] and row["hidden_ids"] == row["gold_ids"]
         shown = {i for a in row["actions"] for i in a["ids"]}
@@ -113,6 +115,24 @@ async def test_masked_gold_never_reaches_the_agent(eval_sandbox_dir: Path, tmp_p
         assert shown and not shown & set(row["gold_ids"])
         assert row["metrics"]["sufficient"] is False and row["metrics"]["refusal"] is not None
         assert row["metrics"]["over_refusal"] is None
+
+
+async def test_following_links_is_recorded_and_finds_more_gold(eval_sandbox_dir: Path, tmp_path: Path) -> None:
+    runs = {}
+    for links in (0, 2):
+        out = tmp_path / f"links{links}"
+        await run_eval(_config(eval_sandbox_dir, method="standard-rag", limit=8, follow_links=links), out,
+                       engine=_engine(), progress=False)
+        assert read_manifest(out).config.follow_links == links
+        runs[links] = {r["id"]: r for r in _rows(out)}
+    for qid, row in runs[2].items():
+        search = next(a for a in row["actions"] if a["tool"] == "search")
+        assert search["args"]["follow_links"] == 2
+        plain = next(a for a in runs[0][qid]["actions"] if a["tool"] == "search")
+        assert search["ids"][: len(plain["ids"])] == plain["ids"]  # the same hits, then the links
+        assert row["metrics"]["recall"] >= runs[0][qid]["metrics"]["recall"]
+    found = [sum(r["metrics"]["sufficient"] for r in runs[n].values()) for n in (0, 2)]
+    assert found[1] > found[0]
 
 
 def test_mask_draw_is_stable_and_close_to_the_fraction() -> None:
