@@ -22,7 +22,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-from sleuth.retrieval.base import Retriever
+from sleuth.retrieval.base import Retriever, RowStore
 from sleuth.types import Passage, SearchHit
 
 _WORD = re.compile(r"\w[\w'.&-]*")
@@ -119,6 +119,21 @@ class LinkedRetriever:
         await self.base.aclose()
 
 
+def store_links(store: RowStore) -> tuple[TitleLinker, PageLookup]:
+    """A linker and a page lookup over an index's own passages, for following links without
+    a sandbox: one pass over the store keeps each title's first row (a few seconds per
+    million passages, and a title table in memory)."""
+    first_row: dict[str, int] = {}
+    for row in range(len(store)):
+        first_row.setdefault(store.by_row(row).title, row)
+
+    def first_paragraph(title: str) -> Passage | None:
+        row = first_row.get(title)
+        return None if row is None else store.by_row(row)
+
+    return TitleLinker(first_row), first_paragraph
+
+
 def _prefixes(word: str) -> list[str]:
     """The word as a title's first word could be: whole, then without trailing punctuation
     ("Nolan's" -> "Nolan", "U.S." stays)."""
@@ -138,4 +153,4 @@ def _stands_at(text: str, title: str, start: int) -> bool:
     return end == len(text) or not text[end].isalnum()
 
 
-__all__ = ["LinkedRetriever", "PageLookup", "TitleLinker", "follow_links"]
+__all__ = ["LinkedRetriever", "PageLookup", "TitleLinker", "follow_links", "store_links"]

@@ -29,6 +29,12 @@ def test_missing_index_is_a_clear_error_without_traceback(tmp_path: Path) -> Non
     assert "error:" in out.stderr and "Traceback" not in out.stderr
 
 
+def test_negative_follow_links_is_a_user_error(tmp_path: Path) -> None:
+    out = _sleuth("ask", "who?", "--index", str(tmp_path), "--follow-links", "-1")
+    assert out.returncode == 2 and "--follow-links must be 0 or more" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_bad_set_option_is_a_user_error(tmp_path: Path) -> None:
     out = _sleuth("ask", "who?", "--index", str(tmp_path), "--set", "novalue")
     assert out.returncode == 2 and "KEY=VALUE" in out.stderr

@@ -33,6 +33,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--config", type=Path, help="settings TOML (see sleuth.config)")
     parser.add_argument("--max-turns", type=int, help="model turns before an answer is forced")
     parser.add_argument("--top-k", type=int, help="passages per search")
+    parser.add_argument("--follow-links", type=int, default=0, metavar="N",
+                        help="each search also returns up to N pages that the question or its hits "
+                        "name by title (reads the index's titles once at start)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="other method option, e.g. --set temperature=0.7 (repeatable)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -77,10 +80,19 @@ def engine_settings(args: argparse.Namespace) -> SleuthSettings:
 async def _answer(args: argparse.Namespace) -> Answer:
     from sleuth.engines.factory import create_engine
     from sleuth.graphs.registry import ask, make_options
+    from sleuth.retrieval.base import Retriever
     from sleuth.retrieval.index import load_index
 
     options = make_options(args.method, method_options(args))
-    retriever = load_index(args.index)
+    if args.follow_links < 0:
+        raise ConfigError(f"--follow-links must be 0 or more, got {args.follow_links}.")
+    index = load_index(args.index)
+    retriever: Retriever = index
+    if args.follow_links:
+        from sleuth.sandboxes.links import LinkedRetriever, store_links
+
+        linker, first_paragraph = store_links(index.store)
+        retriever = LinkedRetriever(index, linker, first_paragraph, args.follow_links)
     settings = engine_settings(args)
     engine = create_engine(settings.engine, cache_dir=settings.cache_dir)
     try:

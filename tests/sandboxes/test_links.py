@@ -9,7 +9,7 @@ import pytest
 
 from sleuth.errors import SandboxError
 from sleuth.sandboxes import Sandbox
-from sleuth.sandboxes.links import TitleLinker
+from sleuth.sandboxes.links import LinkedRetriever, TitleLinker, store_links
 
 TITLES = ["Morris", "Morris Canal", "New Jersey", "Christopher Nolan", "Winner (band)",
           "Mercury (planet)", "Mercury (element)", "Up", "Inception"]
@@ -76,6 +76,24 @@ async def test_masked_pages_are_not_reached_through_links(mini_sandbox: Sandbox)
     hits = (await view.retriever(follow_links=3).search([SEASON], k=1))[0]
     assert PLAYER not in [h.passage.title for h in hits]
     assert all(not view.is_hidden(h.passage) for h in hits)
+
+
+async def test_an_index_follows_links_from_its_own_titles(mini_corpus: Path, mini_sandbox: Sandbox,
+                                                          tmp_path: Path) -> None:
+    from sleuth.retrieval.index import build_index, load_index
+
+    build_index(mini_corpus, tmp_path / "idx", progress=False)
+    index = load_index(tmp_path / "idx")
+    linker, first_paragraph = store_links(index.store)
+    linked = LinkedRetriever(index, linker, first_paragraph, 2)
+    try:
+        assert len(linker) == mini_sandbox.manifest.n_pages
+        hits = (await linked.search([SEASON, "Quando m'innamoro"], k=1))
+        via_sandbox = await mini_sandbox.view().retriever(follow_links=2).search([SEASON, "Quando m'innamoro"], k=1)
+        assert [[h.passage for h in q] for q in hits] == [[h.passage for h in q] for q in via_sandbox]
+        assert [h.passage.title for h in hits[0]] == [SEASON, PLAYER]
+    finally:
+        await linked.aclose()
 
 
 async def test_a_bare_index_has_no_titles_to_follow(mini_corpus: Path, tmp_path: Path) -> None:
