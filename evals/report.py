@@ -71,7 +71,8 @@ def summarize(run: RunData, resamples: int = 1000) -> dict[str, Interval]:
 def _labels(runs: list[RunData]) -> None:
     for run in runs:
         cfg = run.manifest.config
-        run.label = cfg.method + (f" (mask {cfg.mask_gold:g})" if cfg.mask_gold else "")
+        run.label = cfg.method + (f" + {cfg.follow_links} links" if cfg.follow_links else "")
+        run.label += f" (mask {cfg.mask_gold:g})" if cfg.mask_gold else ""
     seen: dict[str, int] = {}
     for run in runs:
         seen[run.label] = seen.get(run.label, 0) + 1
@@ -128,7 +129,8 @@ def _runs_list(runs: list[RunData]) -> str:
             f"- **{run.label}**: `{run.path}`; dataset {m.dataset.name} "
             f"({len(run.rows)} of {m.dataset.n_selected} questions, sha256 "
             f"{m.dataset.sha256[:12]}); engine {engine.kind} {engine.model}; "
-            f"mask-gold {m.config.mask_gold:g}; options {json.dumps(m.config.options)}"
+            f"mask-gold {m.config.mask_gold:g}; follow-links {m.config.follow_links}; "
+            f"options {json.dumps(m.config.options)}"
         )
     return "\n".join(lines)
 

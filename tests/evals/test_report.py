@@ -33,11 +33,11 @@ def _hostile_reply(request: GenerationRequest) -> str:
 @pytest.fixture(scope="module")
 def runs(eval_sandbox_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     root = tmp_path_factory.mktemp("runs")
-    specs = [("search-r1", 0.0, scripted_reply), ("standard-rag", 0.0, _hostile_reply),
-             ("standard-rag", 0.5, scripted_reply)]
+    specs = [("search-r1", 0.0, scripted_reply, 0), ("standard-rag", 0.0, _hostile_reply, 0),
+             ("standard-rag", 0.5, scripted_reply, 2)]
     dirs = []
-    for i, (method, mask, reply) in enumerate(specs):
-        cfg = RunConfig(dataset="hotpotqa-sandbox", method=method, limit=6, mask_gold=mask,
+    for i, (method, mask, reply, links) in enumerate(specs):
+        cfg = RunConfig(dataset="hotpotqa-sandbox", method=method, limit=6, mask_gold=mask, follow_links=links,
                         sandbox=str(eval_sandbox_dir), engine=EngineConfig(kind="scripted"))
         out = root / f"run{i}"
         asyncio.run(run_eval(cfg, out, engine=ScriptedEngine(responder=reply), progress=False))
@@ -57,7 +57,8 @@ def test_markdown_has_a_method_by_metric_table_with_cis(report: tuple[Path, Path
     assert "| Method | n | Acc | EM | F1 | Recall | Sufficiency | Utilisation | Refusal |" in text
     rows = {line.split("|")[1].strip(): line for line in text.splitlines()
             if line.startswith("| ") and " | 6 | " in line}
-    assert set(rows) == {"search-r1", "standard-rag", "standard-rag (mask 0.5)"}
+    assert set(rows) == {"search-r1", "standard-rag", "standard-rag + 2 links (mask 0.5)"}
+    assert "mask-gold 0.5; follow-links 2;" in text
     assert re.search(r"\d+\.\d \[\d+\.\d, \d+\.\d\]", rows["search-r1"])
     assert "n/a" in rows["search-r1"]  # refusal is undefined when nothing was masked
     assert "| LLM calls | Prompt tok |" in text and "(baseline.html)" in text
