@@ -18,7 +18,7 @@ def register(subparsers: Any) -> None:
         "peak memory, p50 single-query latency, batch-64 QPS and ANN recall@10 against exact "
         "search. Ratios are against rank-bm25 (BM25 rows) and FAISS Flat (ANN rows) of the same "
         "run. --quality instead reports recall@{2,5,10,20} of the sandbox's gold paragraphs "
-        "for BM25, dense and hybrid retrieval.",
+        "for BM25, dense and hybrid retrieval, and what following links adds to a top-5 search.",
         epilog="examples:\n  sleuth bench retrieval --sizes 100000 --json\n"
         "  sleuth bench retrieval --sizes 1000000 --no-rank-bm25 --sandbox\n"
         "  sleuth bench retrieval --quality --out docs/retrieval-quality.md",
@@ -97,13 +97,20 @@ def _sandbox_rows(args: argparse.Namespace, settings: Any, say: Any) -> list[Any
 
 
 def _quality(args: argparse.Namespace) -> int:
-    from sleuth.retrieval.quality import format_markdown, run_quality
+    from sleuth.atomic import write_text_atomic
+    from sleuth.evals.link_quality import format_link_markdown, run_link_quality
+    from sleuth.retrieval.quality import format_markdown, quality_retrievers, run_quality
 
     data = _data_dir(args)
-    table = run_quality(data)
-    text = format_markdown(table)
+    retrievers = quality_retrievers(data)
+    table = run_quality(data, retrievers=retrievers)
+    links = run_link_quality(data, {name: retrievers[name] for name in ("BM25", "hybrid weighted (0.5)")})
+    text = format_markdown(table) + "\n" + format_link_markdown(links)
     if args.out:
-        args.out.write_text(text, encoding="utf-8")
+        write_text_atomic(args.out, text)
         print(f"wrote {args.out}", file=sys.stderr)
-    print(json.dumps(table, indent=1) if args.json else text)
+    if args.json:
+        print(json.dumps({"recall": table, "links": [r.model_dump() for r in links]}, indent=1))
+    else:
+        print(text)
     return 0
