@@ -30,6 +30,12 @@ def cut_text(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."
 
 
+def top_hits(hits: list[SearchHit], k: int) -> list[SearchHit]:
+    """The first ``k`` ranked hits, and the pages the search followed links to: a method that
+    reads fewer hits than a probe search fetched keeps the links it was given."""
+    return [h for i, h in enumerate(hits) if i < k or h.linked] if k > 0 else []
+
+
 def add_passages(kept: list[Passage], new: list[Passage], limit: int) -> list[Passage]:
     """``kept`` plus the unseen passages of ``new``, at most ``limit`` in all."""
     ids = {p.id for p in kept}

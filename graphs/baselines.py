@@ -23,7 +23,7 @@ from typing import Annotated, Any, TypedDict
 from langgraph.graph import END, START, StateGraph
 from pydantic import Field
 
-from sleuth.agents.evidence import format_documents
+from sleuth.agents.evidence import format_documents, top_hits
 from sleuth.agents.gate import GateOptions, GateStep, make_gate
 from sleuth.agents.reader import Reader, ReaderOptions, build_answer
 from sleuth.agents.recorder import StepRecorder
@@ -83,7 +83,7 @@ class BaselineNodes:
         return {
             "use_retrieval": decision.retrieve,
             "content": "" if decision.retrieve else decision.signals.draft,
-            "hits": outcome.probe_hits[:top_k] if decision.retrieve else [],
+            "hits": top_hits(outcome.probe_hits, top_k) if decision.retrieve else [],
             "usage": usage,
             "trace": outcome.events,
         }

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
-from sleuth.agents.evidence import add_passages, format_documents
+from sleuth.agents.evidence import add_passages, format_documents, top_hits
 from sleuth.agents.gate import GateStep, make_gate
 from sleuth.agents.ircot import IRCoTOptions, IRCoTReasoner, read_step, step_problem
 from sleuth.agents.reader import build_answer, think_event
@@ -67,7 +67,7 @@ class IRCoTNodes:
         events: list[TraceEvent] = []
         if not hits:
             hits, events = await self.recorder.search(state["query"], self.opts.top_k, usage)
-        hits = hits[: self.opts.top_k]
+        hits = top_hits(hits, self.opts.top_k)
         info = InformationEvent(
             duration_s=time.perf_counter() - start,
             text=format_documents(hits, self.opts.passage_chars) if hits else "No results found.",

@@ -94,7 +94,7 @@ def follow_links(hits: list[SearchHit], query: str, linker: TitleLinker, first_p
             seen.add(title.casefold())
             passage = first_paragraph(title)
             if passage is not None:
-                out.append(SearchHit(passage=passage, score=hits[-1].score, rank=len(out)))
+                out.append(SearchHit(passage=passage, score=hits[-1].score, rank=len(out), linked=True))
     return out
 
 

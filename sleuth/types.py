@@ -35,6 +35,8 @@ class SearchHit(StrictModel):
     passage: Passage
     score: float
     rank: int = 0
+    linked: bool = False
+    """A page the search followed a link to, after its ranked hits (see ``--follow-links``)."""
 
 
 class Citation(StrictModel):

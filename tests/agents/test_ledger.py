@@ -116,3 +116,14 @@ def test_judge_probability_of_yes(text: str, logprob: float | None, expected: fl
     logprobs = None if logprob is None else [TokenLogprob(token=text.split()[0], logprob=logprob)]
     got = p_yes(GenerationResponse(text=text, finish_reason="stop", logprobs=logprobs))
     assert got == pytest.approx(expected) if expected is not None else got is None
+
+
+def test_cutting_hits_to_k_keeps_the_pages_a_search_followed_links_to() -> None:
+    from sleuth.agents.evidence import top_hits
+    from sleuth.types import SearchHit
+
+    hits = [SearchHit(passage=Passage(id=f"p{i}", title=f"T{i}", text="x"), score=5.0 - i, rank=i,
+                      linked=i >= 4) for i in range(6)]
+    assert [h.passage.id for h in top_hits(hits, 2)] == ["p0", "p1", "p4", "p5"]
+    assert [h.passage.id for h in top_hits(hits, 10)] == [h.passage.id for h in hits]
+    assert top_hits(hits, 0) == []

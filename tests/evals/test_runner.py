@@ -135,6 +135,21 @@ async def test_following_links_is_recorded_and_finds_more_gold(eval_sandbox_dir:
     assert found[1] > found[0]
 
 
+@pytest.mark.parametrize("method", ["standard-rag", "ircot", "search-r1", "evidence-loop"])
+async def test_methods_read_the_pages_their_searches_followed_links_to(
+        eval_sandbox_dir: Path, tmp_path: Path, method: str) -> None:
+    out = tmp_path / method
+    await run_eval(_config(eval_sandbox_dir, method=method, limit=3, follow_links=2), out,
+                   engine=_engine(), progress=False)
+    linked = 0
+    for row in _rows(out):
+        shown = [a["ids"][a["args"]["k"]:] for a in row["actions"] if a["tool"] == "search"]
+        read = {i for e in row["trace"] if e["type"] == "information" for i in e["ids"]}
+        assert {i for ids in shown for i in ids} <= read, row["id"]
+        linked += sum(map(len, shown))
+    assert linked > 0
+
+
 def test_mask_draw_is_stable_and_close_to_the_fraction() -> None:
     ids = [f"q{i}" for i in range(4000)]
     share = sum(is_masked(i, 0.3, 0) for i in ids) / len(ids)

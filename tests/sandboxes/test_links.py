@@ -56,6 +56,7 @@ async def test_search_follows_the_links_its_hits_name(mini_sandbox: Sandbox) -> 
     assert [h.passage.title for h in linked[0]] == [SEASON, PLAYER]
     assert linked[0][1].passage == player and linked[0][1].rank == 1
     assert linked[0][1].score == linked[0][0].score  # ranked after the hits, never above them
+    assert [h.linked for h in linked[0]] == [False, True]
     last = view.log.actions[-1]
     assert last.args == {"query": SEASON, "k": 1, "follow_links": 1}
     assert last.ids == [linked[0][0].passage.id, player.id]  # the log shows what the agent saw
