@@ -9,11 +9,12 @@ gold paragraph shown, which a two-hop question needs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from sleuth.retrieval.base import Retriever
 from sleuth.retrieval.corpus import load_corpus
+from sleuth.retrieval.memory_store import MemoryPassageStore
 from sleuth.retrieval.quality import (
     all_found_at,
     load_questions,
@@ -21,8 +22,8 @@ from sleuth.retrieval.quality import (
     recall_at,
     sandbox_corpus,
 )
-from sleuth.sandboxes.links import LinkedRetriever, TitleLinker
-from sleuth.types import Passage, StrictModel
+from sleuth.sandboxes.links import LinkedRetriever, store_links
+from sleuth.types import StrictModel
 
 
 class LinkRow(StrictModel):
@@ -35,21 +36,12 @@ class LinkRow(StrictModel):
     all_found: float
 
 
-def first_paragraphs(passages: Iterable[Passage]) -> dict[str, Passage]:
-    """Page title -> its first paragraph in corpus order (the page a link opens)."""
-    pages: dict[str, Passage] = {}
-    for passage in passages:
-        pages.setdefault(passage.title, passage)
-    return pages
-
-
 def run_link_quality(data: Path, retrievers: dict[str, Retriever], links: Sequence[int] = (1, 2, 3),
                      k: int = 5, plain: Sequence[int] = (5, 7, 8)) -> list[LinkRow]:
     questions = load_questions(data)
     queries = [q.question for q in questions]
     gold = [q.gold for q in questions]
-    pages = first_paragraphs(load_corpus(sandbox_corpus(data)))
-    linker = TitleLinker(pages)
+    linker, first_paragraph = store_links(MemoryPassageStore(load_corpus(sandbox_corpus(data))))
     rows: list[LinkRow] = []
     for name, base in retrievers.items():
         ranked = asyncio.run(ranked_ids(base, queries, max(plain)))
@@ -57,7 +49,7 @@ def run_link_quality(data: Path, retrievers: dict[str, Retriever], links: Sequen
             rows.append(LinkRow(retriever=name, search=f"top {j}", passages=float(j),
                                 recall=recall_at(ranked, gold, j), all_found=all_found_at(ranked, gold, j)))
         for n in links:
-            linked = LinkedRetriever(base, linker, pages.get, n)
+            linked = LinkedRetriever(base, linker, first_paragraph, n)
             shown = asyncio.run(ranked_ids(linked, queries, k))
             rows.append(LinkRow(retriever=name, search=f"top {k} + {n} link{'' if n == 1 else 's'}",
                                 passages=sum(map(len, shown)) / len(shown),
@@ -80,4 +72,4 @@ def format_link_markdown(rows: list[LinkRow]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["LinkRow", "first_paragraphs", "format_link_markdown", "run_link_quality"]
+__all__ = ["LinkRow", "format_link_markdown", "run_link_quality"]

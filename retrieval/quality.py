@@ -133,7 +133,7 @@ def format_markdown(table: dict[str, dict[str, float]]) -> str:
     for name, row in table.items():
         if name.startswith("_"):
             continue
-        cells = [f"{row[f'recall@{k}']:.3f}" for k in KS] + [f"{row.get(f'all@{k}', float('nan')):.3f}" for k in KS]
+        cells = [f"{row[f'recall@{k}']:.3f}" for k in KS] + [f"{row[f'all@{k}']:.3f}" for k in KS]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sleuth.evals.link_quality import first_paragraphs, format_link_markdown, run_link_quality
+from sleuth.evals.link_quality import format_link_markdown, run_link_quality
 from sleuth.retrieval.bm25 import BM25Retriever
 from sleuth.retrieval.corpus import load_corpus
+from sleuth.retrieval.memory_store import MemoryPassageStore
 from sleuth.retrieval.quality import sandbox_corpus
+from sleuth.sandboxes.links import store_links
 from sleuth.types import Passage
 
 
 def test_a_link_opens_the_first_paragraph_of_its_page() -> None:
     rows = [Passage(id="a1", title="A", text="x"), Passage(id="b1", title="B", text="y"),
             Passage(id="a2", title="A", text="z")]
-    assert {t: p.id for t, p in first_paragraphs(rows).items()} == {"A": "a1", "B": "b1"}
+    linker, first_paragraph = store_links(MemoryPassageStore(rows))
+    assert {t: first_paragraph(t).id for t in ("A", "B")} == {"A": "a1", "B": "b1"}  # type: ignore[union-attr]
+    assert len(linker) == 2 and first_paragraph("C") is None
 
 
 def test_two_links_find_both_gold_paragraphs_more_often_than_three_more_hits(shared_data: Path) -> None:
