@@ -9,11 +9,13 @@ they combine; by default both must agree.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Literal
 
 from pydantic import Field
 
 from sleuth.agents.answers import clean_step, extract_answer, first_sentence, is_non_answer
+from sleuth.agents.coverage import uncovered_names
 from sleuth.agents.evidence import format_documents, format_passages, normalize_answer
 from sleuth.agents.gate import GateOptions
 from sleuth.agents.ledger import EvidenceLedger, EvidenceNote, parse_note, string_check
@@ -46,6 +48,10 @@ class EvidenceLoopOptions(ReaderOptions):  # type: ignore[misc, unused-ignore]  
     others read so far, in the order they were found. 0 drafts from the notes alone (prompt
     evidence-loop/1), which lost the facts a small model left out of its notes; see
     docs/methods.md."""
+    coverage: bool = True
+    """Also require every name the question uses to occur in some passage read; a name none
+    mentions is the missing hop, and the next search looks for it (no model call). See
+    :mod:`sleuth.agents.coverage` and docs/methods.md."""
     gate: GateOptions | None = None
     """A retrieve-or-answer gate in front of the loop (``None``: always run the loop)."""
 
@@ -57,6 +63,8 @@ class Verification(StrictModel):
     """Whether a cited passage contains the answer; ``None`` for yes/no answers."""
     supported: bool
     reason: str
+    missing: list[str] = Field(default_factory=list)
+    """Search queries for the question's names that no passage read mentions (coverage)."""
 
 
 def combine(mode: str, judge: Judgement, found: bool | None) -> bool:
@@ -149,22 +157,33 @@ class EvidenceAgent:
             events.append(problem)
         return answer, events
 
-    async def verify(self, question: str, ledger: EvidenceLedger, answer: str,
-                     usage: Usage) -> tuple[Verification, list[TraceEvent]]:
+    async def verify(self, question: str, ledger: EvidenceLedger, answer: str, read: list[Passage],
+                     usage: Usage, context_ids: Collection[str] | None = None) -> tuple[Verification, list[TraceEvent]]:
+        """Judge and string-check ``answer``, and (``coverage``) look for every name the question
+        uses in ``read``: in the text of the passages in ``context_ids`` (found by searching for
+        the question; all of ``read`` when ``None``), in the titles of the others (found by
+        searching for a bare name)."""
+        missing: list[str] = []
+        if self.opts.coverage:
+            context = [p for p in read if context_ids is None or p.id in context_ids]
+            titled = [p for p in read if context_ids is not None and p.id not in context_ids]
+            missing = uncovered_names(self.question(question), context, titled)
+        names = f"; question names no passage read mentions: {', '.join(map(repr, missing))}" if missing else ""
         if is_non_answer(answer):
             why = "no evidence gathered yet" if not ledger.claims else "the facts do not give an answer"
             return Verification(answer=answer, judge="skipped", string_check=None, supported=False,
-                                reason=why), []
+                                reason=why + names, missing=missing), []
         found = string_check(answer, ledger)
         events: list[TraceEvent] = []
         judge: Judgement = "skipped"
-        if self._needs_judge(found):
+        if not missing and self._needs_judge(found):  # a missing name fails the draft whatever the judge says
             judge, events = await self._judge(question, ledger, answer, usage)
-        supported = combine(self.opts.verify, judge, found)
+        supported = combine(self.opts.verify, judge, found) and not missing
         reason = (f"judge: {judge}; answer string "
-                  f"{'n/a (yes/no)' if found is None else 'found' if found else 'not found'} in cited passages")
+                  f"{'n/a (yes/no)' if found is None else 'found' if found else 'not found'} in cited passages"
+                  f"{names}")
         return Verification(answer=answer, judge=judge, string_check=found, supported=supported,
-                            reason=reason), events
+                            reason=reason, missing=missing), events
 
     def _needs_judge(self, found: bool | None) -> bool:
         """Skip the judge when the cheap check decides alone (string mode), or has already
@@ -191,15 +210,20 @@ class EvidenceAgent:
         return judge, [think_event(response, elapsed, text=f"[judge] {shown}")]
 
     async def plan(self, question: str, ledger: EvidenceLedger, tried: list[str],
-                   usage: Usage) -> tuple[str, list[TraceEvent]]:
-        """The next search query; a repeat or an empty query falls back to the question plus
-        the newest fact, and "" means nothing new is left to try."""
+                   usage: Usage, missing: list[str] | None = None) -> tuple[str, list[TraceEvent]]:
+        """The next search query: a name the question uses that no passage read mentions
+        (``missing``, not searched yet; no model call), else the model's query for the missing
+        fact. A repeat or an empty query falls back to the question plus the newest fact, and
+        "" means nothing new is left to try."""
+        seen = {normalize_answer(q) for q in tried}
+        name = next((m for m in missing or [] if normalize_answer(m) not in seen), None)
+        if name is not None:
+            return name, []
         user = prompts.plan_message(self.question(question), ledger.facts_text(), [q[:200] for q in tried])
         request = self._request(user, prompts.PLAN_START, prompts.LINE_STOP, self.opts.plan_max_tokens)
         response, elapsed = await self.recorder.generate(request, usage)
         query: str = first_sentence(clean_step(response.text, 300)).strip(" \"'")
         events: list[TraceEvent] = [think_event(response, elapsed, text=f"[plan] {query}")]
-        seen = {normalize_answer(q) for q in tried}
         if not query or normalize_answer(query) in seen:
             newest = ledger.claims[-1].text if ledger.claims else ""
             query = f"{self.question(question)[:300]} {newest}".strip()

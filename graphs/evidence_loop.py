@@ -10,9 +10,12 @@ r"""EvidenceLoop as a LangGraph ``StateGraph``: notes, a ledger, verification, h
 After each search the agent writes an evidence note (key facts, uncertain facts, or "no
 useful evidence"); its claims go into an :class:`~sleuth.agents.ledger.EvidenceLedger`
 with the passage ids behind them. A draft answer from the ledger is verified by an LLM
-judge and by looking for the answer string in the cited passages. Unsupported drafts send
-the agent to plan the missing hop; when the budget is spent it abstains and says why.
-Final answers cite the passages that hold the answer.
+judge, by looking for the answer string in the cited passages, and (``coverage``) by
+checking that every name the question uses occurs in a passage read
+(:mod:`sleuth.agents.coverage`). Unsupported drafts send the agent to plan the missing hop:
+a name no passage mentions is searched for as it is, otherwise the model writes the query.
+When the budget is spent it abstains and says why. Final answers cite the passages that
+hold the answer.
 """
 
 from __future__ import annotations
@@ -53,6 +56,11 @@ class EvidenceState(TypedDict, total=False):
     hits: list[SearchHit]
     read: list[Passage]
     """Every passage found so far, once each, in the order found (the draft reads them)."""
+    context_ids: list[str]
+    """The passages found by searching for the question or a planned query: their text can
+    show that a name the question uses is covered (a search for a bare name counts by title)."""
+    name_search: bool
+    """The query is a name the question uses that no passage read mentioned."""
     ledger: EvidenceLedger
     draft: str
     verification: Verification
@@ -71,7 +79,8 @@ class EvidenceLoopNodes:
     async def start(self, state: EvidenceState) -> dict[str, Any]:
         stop = "" if self.opts.max_searches else "no search budget (max_searches=0): nothing to verify against"
         return {"query": self.agent.question(state["question"]), "queries": [], "hits": [], "read": [],
-                "ledger": EvidenceLedger(), "draft": "", "stop_reason": stop, "usage": Usage()}
+                "ledger": EvidenceLedger(), "draft": "", "stop_reason": stop, "usage": Usage(),
+                "context_ids": [], "name_search": False}
 
     async def retrieve(self, state: EvidenceState) -> dict[str, Any]:
         usage = state["usage"].model_copy()
@@ -82,10 +91,13 @@ class EvidenceLoopNodes:
             text=format_documents(hits, self.opts.passage_chars) if hits else "No results found.",
             ids=[h.passage.id for h in hits],
         )
-        everything = self.opts.max_searches * self.opts.top_k  # the most the loop can find
-        read = add_passages(state.get("read", []), [h.passage for h in hits], everything)
+        kept = state.get("read", [])  # every search's passages, linked pages included
+        read = add_passages(kept, [h.passage for h in hits], len(kept) + len(hits))
+        context = state.get("context_ids", [])
+        if not state.get("name_search"):
+            context = [*context, *(h.passage.id for h in hits if h.passage.id not in context)]
         return {"hits": hits, "read": read, "queries": [*state.get("queries", []), state["query"]],
-                "usage": usage, "trace": [*events, info]}
+                "context_ids": context, "usage": usage, "trace": [*events, info]}
 
     async def note(self, state: EvidenceState) -> dict[str, Any]:
         usage = state["usage"].model_copy()
@@ -108,7 +120,8 @@ class EvidenceLoopNodes:
 
     async def verify(self, state: EvidenceState) -> dict[str, Any]:
         usage = state["usage"].model_copy()
-        verdict, events = await self.agent.verify(state["question"], state["ledger"], state.get("draft", ""), usage)
+        verdict, events = await self.agent.verify(state["question"], state["ledger"], state.get("draft", ""),
+                                                  state.get("read", []), usage, set(state.get("context_ids", [])))
         status = "supported" if verdict.supported else "unsupported"
         event = NoteEvent(kind="verification", text=f"{verdict.answer or '(no answer)'}: {status} ({verdict.reason})",
                           data=verdict.model_dump())
@@ -116,11 +129,14 @@ class EvidenceLoopNodes:
 
     async def plan(self, state: EvidenceState) -> dict[str, Any]:
         usage = state["usage"].model_copy()
-        query, events = await self.agent.plan(state["question"], state["ledger"], state.get("queries", []), usage)
-        missing = state["verification"].reason
+        verdict = state["verification"]
+        query, events = await self.agent.plan(state["question"], state["ledger"], state.get("queries", []), usage,
+                                              verdict.missing)
+        name_search = bool(query) and query in verdict.missing
         event = NoteEvent(kind="plan", text=query or "nothing new to search for",
-                          data={"query": query, "because": missing})
-        update: dict[str, Any] = {"query": query, "usage": usage, "trace": [*events, event]}
+                          data={"query": query, "because": verdict.reason, "name_search": name_search})
+        update: dict[str, Any] = {"query": query, "name_search": name_search, "usage": usage,
+                                  "trace": [*events, event]}
         if not query:
             update["stop_reason"] = "no new search query was left to try"
         return update

@@ -11,7 +11,7 @@ from graph_doubles import PASSAGES, CrashingEngine, FlakyRetriever, KeywordRetri
 from sleuth.engines.base import GenerationRequest
 from sleuth.engines.scripted import ScriptedEngine
 from sleuth.graphs.registry import ask, list_methods, resume, sqlite_checkpointer, stream_steps
-from sleuth.types import Answer, InformationEvent, NoteEvent
+from sleuth.types import Answer, InformationEvent, NoteEvent, Passage
 
 QUESTION = "Where was the director of Inception born?"
 NOTE_HOP1 = " [Doc 1] Inception was directed by Christopher Nolan.\nUncertain:\n- none"
@@ -205,3 +205,41 @@ async def test_streams_and_resumes(tmp_path: Path) -> None:
     assert answer.text == "London"
     assert retriever.queries == [QUESTION, "Christopher Nolan born"]
     assert answer.usage.llm_calls == 2 + len(engine.requests)
+
+
+NOLAN_Q = "Who directed Inception and Tenet?"
+TENET_PAGE = Passage(id="t2", title="Tenet (film)", text="Tenet is a 2020 film directed by Christopher Nolan.")
+MENTION = Passage(id="t1", title="Cinema club", text="Screenings include Tenet every week.")
+NOLAN_STEPS = {"note": [NOTE_HOP1, " [Doc 1] Tenet was directed by Christopher Nolan."],
+               "draft": [" Christopher Nolan"], "judge": [" yes"], "plan": [" Nolan films"]}
+
+
+def _plan_calls(engine: ScriptedEngine) -> int:
+    return sum(r.messages[-1].content == "Next search query:" for r in engine.requests)  # type: ignore[index]
+
+
+async def test_a_name_no_passage_mentions_is_searched_for_before_answering() -> None:
+    retriever = KeywordRetriever([*PASSAGES, TENET_PAGE, MENTION])
+    answer, engine, _ = await _ask(NOLAN_STEPS, retriever=retriever, question=NOLAN_Q, top_k=1)
+    assert answer.text == "Christopher Nolan" and not answer.abstained
+    assert retriever.queries == [NOLAN_Q, "Tenet"]  # the missing name, planned without a model call
+    assert _plan_calls(engine) == 0
+    first, second = (c.data for c in _notes(answer, "verification"))
+    assert first["missing"] == ["Tenet"] and first["judge"] == "skipped" and not first["supported"]
+    assert second["missing"] == [] and second["supported"]
+    assert _notes(answer, "plan")[0].data["name_search"] is True
+
+    answer, engine, _ = await _ask(NOLAN_STEPS, retriever=KeywordRetriever([*PASSAGES, TENET_PAGE]),
+                                   question=NOLAN_Q, top_k=1, coverage=False)
+    assert answer.text == "Christopher Nolan" and len(_notes(answer, "verification")) == 1
+
+
+async def test_a_name_only_mentioned_in_passing_is_still_missing_and_the_loop_abstains() -> None:
+    # the only page a search for "Tenet" finds is about something else: what masked gold looks like
+    retriever = KeywordRetriever([*PASSAGES, MENTION])
+    answer, engine, _ = await _ask(NOLAN_STEPS, retriever=retriever, question=NOLAN_Q, top_k=1, max_searches=3)
+    assert answer.abstained and answer.text == ""
+    assert retriever.queries[:2] == [NOLAN_Q, "Tenet"]
+    assert _plan_calls(engine) == 1  # the name was searched for once; then the model plans
+    assert "question names no passage read mentions: 'Tenet'" in (answer.abstain_reason or "")
+    assert "no supported answer after 3 searches" in (answer.abstain_reason or "")
