@@ -18,7 +18,8 @@ def register(subparsers: Any) -> None:
         "peak memory, p50 single-query latency, batch-64 QPS and ANN recall@10 against exact "
         "search. Ratios are against rank-bm25 (BM25 rows) and FAISS Flat (ANN rows) of the same "
         "run. --quality instead reports recall@{2,5,10,20} of the sandbox's gold paragraphs "
-        "for BM25, dense and hybrid retrieval, and what following links adds to a top-5 search.",
+        "for BM25, dense and hybrid retrieval, what following links adds to a top-5 search, and "
+        "how often EvidenceLoop's coverage check flags questions with gold evidence present or masked.",
         epilog="examples:\n  sleuth bench retrieval --sizes 100000 --json\n"
         "  sleuth bench retrieval --sizes 1000000 --no-rank-bm25 --sandbox\n"
         "  sleuth bench retrieval --quality --out docs/retrieval-quality.md",
@@ -98,6 +99,7 @@ def _sandbox_rows(args: argparse.Namespace, settings: Any, say: Any) -> list[Any
 
 def _quality(args: argparse.Namespace) -> int:
     from sleuth.atomic import write_text_atomic
+    from sleuth.evals.coverage_quality import format_coverage_markdown, run_coverage_quality
     from sleuth.evals.link_quality import format_link_markdown, run_link_quality
     from sleuth.retrieval.quality import format_markdown, quality_retrievers, run_quality
 
@@ -105,12 +107,14 @@ def _quality(args: argparse.Namespace) -> int:
     retrievers = quality_retrievers(data)
     table = run_quality(data, retrievers=retrievers)
     links = run_link_quality(data, {name: retrievers[name] for name in ("BM25", "hybrid weighted (0.5)")})
-    text = format_markdown(table) + "\n" + format_link_markdown(links)
+    coverage = run_coverage_quality(data, {"BM25": retrievers["BM25"]})
+    text = format_markdown(table) + "\n" + format_link_markdown(links) + "\n" + format_coverage_markdown(coverage)
     if args.out:
         write_text_atomic(args.out, text)
         print(f"wrote {args.out}", file=sys.stderr)
     if args.json:
-        print(json.dumps({"recall": table, "links": [r.model_dump() for r in links]}, indent=1))
+        print(json.dumps({"recall": table, "links": [r.model_dump() for r in links],
+                          "coverage": [r.model_dump() for r in coverage]}, indent=1))
     else:
         print(text)
     return 0

@@ -1,0 +1,24 @@
+"""EvidenceLoop's coverage check on the real HotpotQA sandbox, without a model: it flags
+questions whose gold evidence is masked far more often than answerable ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sleuth.evals.coverage_quality import format_coverage_markdown, run_coverage_quality
+from sleuth.retrieval.bm25 import BM25Retriever
+from sleuth.retrieval.corpus import load_corpus
+from sleuth.retrieval.quality import sandbox_corpus
+
+
+def test_the_check_separates_masked_from_present_evidence(shared_data: Path) -> None:
+    bm25 = BM25Retriever.from_passages(load_corpus(sandbox_corpus(shared_data)))
+    rows = run_coverage_quality(shared_data, {"BM25": bm25}, rounds=2, limit=300)
+    flagged = {(r.evidence, r.name_searches): r.flagged for r in rows}
+    assert len(rows) == 6 and all(r.questions == 300 for r in rows)
+    # a search for the missing name finds the page when it exists, and not when it is masked
+    assert flagged["present", 1] < flagged["present", 0] / 2
+    assert flagged["present", 2] < 0.12
+    assert flagged["masked", 2] > 0.4 and flagged["masked", 2] > 4 * flagged["present", 2]
+    assert flagged["masked", 2] <= flagged["masked", 1] <= flagged["masked", 0]
+    assert "| BM25 | 2 |" in format_coverage_markdown(rows)
