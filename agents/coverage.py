@@ -83,6 +83,12 @@ def _trim(tokens: list[str]) -> list[str]:
     return tokens
 
 
+def _too_short(words: list[str]) -> bool:
+    """A lone abbreviation of three letters or fewer ("US", "U.S.", "UK"): pages spell it out
+    ("American") far more often than they repeat it, so it says little about coverage."""
+    return len(words) == 1 and len(re.sub(r"[\W_]", "", words[0])) <= 3
+
+
 def _shouting(question: str) -> bool:
     letters = [ch for ch in question if ch.isalpha()]
     return len(letters) >= 8 and sum(ch.isupper() for ch in letters) > 0.6 * len(letters)
@@ -116,7 +122,7 @@ def question_names(question: str) -> list[tuple[str, ...]]:
     seen: set[str] = set()
     for words in found:
         key = fold(" ".join(words))
-        if key and key not in seen and key not in _NOT_NAMES and key not in _NOT_ALONE:
+        if key and key not in seen and key not in _NOT_NAMES and key not in _NOT_ALONE and not _too_short(words):
             seen.add(key)
             names.append(tuple(words))
     return names
@@ -145,6 +151,18 @@ def is_covered(name: tuple[str, ...], texts: list[str]) -> bool:
             if len([w for w in trimmed if w.casefold() not in CONNECTIVES]) >= 2 and is_covered(trimmed, texts):
                 return True
     return False
+
+
+def _content(text: str) -> set[str]:
+    return {w for w in fold(text).split() if w not in CONNECTIVES}
+
+
+def names_page(title: str, query: str) -> bool:
+    """Whether a page titled ``title`` is about the name searched for as ``query``: the
+    words of one are all among the other's (a parenthesised qualifier, "Tenet (film)", is
+    left out). A search for a bare name also returns pages that only mention it."""
+    page, name = _content(re.sub(r"\s*\([^)]*\)\s*$", "", title)), _content(query)
+    return bool(page) and bool(name) and (page <= name or name <= page)
 
 
 def passage_texts(passages: Iterable[Passage]) -> list[str]:
@@ -178,5 +196,5 @@ def uncovered_names(question: str, passages: Iterable[Passage], titled: Iterable
     return [missing_query(n, texts) for n in names if not is_covered(n, texts)]
 
 
-__all__ = ["CONNECTIVES", "fold", "is_covered", "missing_query", "passage_texts", "question_names",
+__all__ = ["CONNECTIVES", "fold", "is_covered", "missing_query", "names_page", "passage_texts", "question_names",
            "uncovered_names"]

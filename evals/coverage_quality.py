@@ -3,8 +3,9 @@ without a model.
 
 Each sandbox question is searched for once (top ``k``, the loop's default 4), with its gold
 paragraphs visible or hidden. Then, as the loop's plan step does, up to R searches look for
-a name the question uses that no passage found so far mentions; pages such a search finds
-count only by their title (:func:`sleuth.agents.coverage.uncovered_names`). A row gives the
+a name the question uses that no passage found so far mentions; of the pages such a search
+finds, the loop keeps those about the name (:func:`sleuth.agents.coverage.names_page`), and
+they count only by their title (:func:`sleuth.agents.coverage.uncovered_names`). A row gives the
 share of questions still flagged, with a name no passage covers, after R name searches. A
 good check flags few questions with their evidence present and most with it masked.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from sleuth.agents.coverage import uncovered_names
+from sleuth.agents.coverage import names_page, uncovered_names
 from sleuth.retrieval.base import Retriever
 from sleuth.retrieval.quality import GoldQuestion, load_questions
 from sleuth.types import Passage, StrictModel
@@ -69,7 +70,7 @@ async def _flags(retriever: Retriever, questions: list[GoldQuestion], masked: bo
         found = await _search(retriever, [n for _, n in todo], k, [hidden[i] for i, _ in todo])
         for (i, name), passages in zip(todo, found, strict=True):
             tried[i].add(name)
-            titled[i] += passages
+            titled[i] += [p for p in passages if names_page(p.title, name)]  # as the loop keeps them
     return shares
 
 

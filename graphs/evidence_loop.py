@@ -3,9 +3,10 @@ r"""EvidenceLoop as a LangGraph ``StateGraph``: notes, a ledger, verification, h
 ::
 
     START -> start -> retrieve -> note -> draft -> verify --supported--> finish -> END
-               \         ^                           \--searches left--> plan --new query--> retrieve
-                \        \-------------------------------------------------/ \--nothing new--> finish
-                 \--no search budget--> finish        \--budget spent--> finish (abstains, with the reason)
+               \         ^      \                    \--searches left--> plan --new query--> retrieve
+                \        |       \--a name search found no page on it--> plan (or finish)
+                 \       \-------------------------------------------------/ \--nothing new--> finish
+                  \--no search budget--> finish        \--budget spent--> finish (abstains, with the reason)
 
 After each search the agent writes an evidence note (key facts, uncertain facts, or "no
 useful evidence"); its claims go into an :class:`~sleuth.agents.ledger.EvidenceLedger`
@@ -26,6 +27,7 @@ from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
+from sleuth.agents.coverage import names_page
 from sleuth.agents.evidence import add_passages, format_documents
 from sleuth.agents.evidence_steps import EvidenceAgent, EvidenceLoopOptions, Verification
 from sleuth.agents.ledger import Claim, EvidenceLedger
@@ -86,6 +88,8 @@ class EvidenceLoopNodes:
         usage = state["usage"].model_copy()
         start = time.perf_counter()
         hits, events = await self.recorder.search(state["query"], self.opts.top_k, usage)
+        if state.get("name_search"):  # keep the pages about the name, not those that mention it
+            hits = [h for h in hits if names_page(h.passage.title, state["query"])]
         info = InformationEvent(
             duration_s=time.perf_counter() - start,
             text=format_documents(hits, self.opts.passage_chars) if hits else "No results found.",
@@ -169,6 +173,12 @@ class EvidenceLoopNodes:
     def after_start(self, state: EvidenceState) -> str:
         return "finish" if state.get("stop_reason") else "retrieve"
 
+    def after_retrieve(self, state: EvidenceState) -> str:
+        """A search for a name that found no page about it changes nothing: plan again."""
+        if state.get("name_search") and not state.get("hits"):
+            return "plan" if len(state.get("queries", [])) < self.opts.max_searches else "finish"
+        return "note"
+
     def after_verify(self, state: EvidenceState) -> str:
         if state["verification"].supported:
             return "finish"
@@ -188,7 +198,7 @@ def evidence_loop_graph(engine: LLMEngine, retriever: Retriever,
         graph.add_node(name, getattr(nodes, name))
     graph.add_edge(START, "start")
     graph.add_conditional_edges("start", nodes.after_start, ["retrieve", "finish"])
-    graph.add_edge("retrieve", "note")
+    graph.add_conditional_edges("retrieve", nodes.after_retrieve, ["note", "plan", "finish"])
     graph.add_edge("note", "draft")
     graph.add_edge("draft", "verify")
     graph.add_conditional_edges("verify", nodes.after_verify, ["plan", "finish"])

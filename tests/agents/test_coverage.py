@@ -8,6 +8,7 @@ from sleuth.agents.coverage import (
     fold,
     is_covered,
     missing_query,
+    names_page,
     passage_texts,
     question_names,
     uncovered_names,
@@ -28,6 +29,7 @@ def _names(question: str) -> list[str]:
     ("In 1991 Euromarché was bought by a chain that operated how many hypermarkets?", ["Euromarché"]),
     ("Where was the director of Inception born?", ["Inception"]),
     ("who directed the film?", []),
+    ("Simon & Simon starred which actor from the US?", ["Simon & Simon"]),  # "US": pages say "American"
     ("WHICH GROUP NICKNAMED THE US ARMYS REGIMENT BUFFALO SOLDIERS?", []),  # all capitals: no names to read
 ])
 def test_question_names(question: str, names: list[str]) -> None:
@@ -63,3 +65,11 @@ def test_missing_query_searches_for_the_part_not_yet_seen() -> None:
     assert uncovered_names(question, read) == ["Sandy Beaver Canal"]
     read.append(Passage(id="2", title="Sandy and Beaver Canal", text="The Sandy and Beaver Canal was 73 miles."))
     assert uncovered_names(question, read) == []
+
+
+def test_a_page_is_about_a_name_when_one_holds_all_the_words_of_the_other() -> None:
+    assert names_page("Tenet (film)", "Tenet")
+    assert names_page("Sandy and Beaver Canal", "Sandy Beaver Canal")
+    assert not names_page("Cinema club", "Tenet")
+    assert not names_page("U.S. Route 19 Truck (Pittsburgh)", "Route 66")
+    assert not names_page("", "Tenet") and not names_page("Tenet", "")

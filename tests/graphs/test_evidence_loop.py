@@ -241,5 +241,9 @@ async def test_a_name_only_mentioned_in_passing_is_still_missing_and_the_loop_ab
     assert answer.abstained and answer.text == ""
     assert retriever.queries[:2] == [NOLAN_Q, "Tenet"]
     assert _plan_calls(engine) == 1  # the name was searched for once; then the model plans
+    # the name search found no page about Tenet, so nothing new was read, noted or drafted
+    assert sum(r.messages[-1].content == "Key facts:\n-" for r in engine.requests) == 2  # type: ignore[index]
+    name_search = [e for e in answer.trace if isinstance(e, InformationEvent)][1]
+    assert name_search.ids == [] and name_search.text == "No results found."
     assert "question names no passage read mentions: 'Tenet'" in (answer.abstain_reason or "")
     assert "no supported answer after 3 searches" in (answer.abstain_reason or "")
