@@ -26,6 +26,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from sleuth.sandboxes.links import short_name
 from sleuth.types import Passage
 
 CONNECTIVES = frozenset(
@@ -161,7 +162,7 @@ def names_page(title: str, query: str) -> bool:
     """Whether a page titled ``title`` is about the name searched for as ``query``: the
     words of one are all among the other's (a parenthesised qualifier, "Tenet (film)", is
     left out). A search for a bare name also returns pages that only mention it."""
-    page, name = _content(re.sub(r"\s*\([^)]*\)\s*$", "", title)), _content(query)
+    page, name = _content(short_name(title)), _content(query)
     return bool(page) and bool(name) and (page <= name or name <= page)
 
 

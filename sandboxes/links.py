@@ -29,18 +29,23 @@ _WORD = re.compile(r"\w[\w'.&-]*")
 _DISAMBIGUATION = re.compile(r"\s+\([^()]*\)$")
 
 
+def short_name(title: str) -> str:
+    """A title without its disambiguation: "Winner" for "Winner (band)"."""
+    return _DISAMBIGUATION.sub("", title)
+
+
 class TitleLinker:
     """Finds page titles mentioned in text. Built once per sandbox from its titles."""
 
     def __init__(self, titles: Iterable[str], min_chars: int = 4) -> None:
         self.min_chars = min_chars
         pages = set(titles)
-        names = Counter(_DISAMBIGUATION.sub("", t) for t in pages)
+        names = Counter(short_name(t) for t in pages)
         self._page_of: dict[str, str] = {}
         """Surface form -> page title: every title, and each unambiguous short name."""
         for title in pages:
             self._page_of[title] = title
-            name = _DISAMBIGUATION.sub("", title)
+            name = short_name(title)
             if name != title and names[name] == 1 and name not in pages:
                 self._page_of[name] = title
         self._by_first: dict[str, list[str]] = {}
@@ -153,4 +158,4 @@ def _stands_at(text: str, title: str, start: int) -> bool:
     return end == len(text) or not text[end].isalnum()
 
 
-__all__ = ["LinkedRetriever", "PageLookup", "TitleLinker", "follow_links", "store_links"]
+__all__ = ["LinkedRetriever", "PageLookup", "TitleLinker", "follow_links", "short_name", "store_links"]
