@@ -61,8 +61,6 @@ class EvidenceState(TypedDict, total=False):
     context_ids: list[str]
     """The passages found by searching for the question or a planned query: their text can
     show that a name the question uses is covered (a search for a bare name counts by title)."""
-    name_search: bool
-    """The query is a name the question uses that no passage read mentioned."""
     ledger: EvidenceLedger
     draft: str
     verification: Verification
@@ -70,6 +68,13 @@ class EvidenceState(TypedDict, total=False):
     trace: Annotated[list[TraceEvent], operator.add]
     usage: Usage
     answer: Answer
+
+
+def searching_a_name(state: EvidenceState) -> bool:
+    """Whether the query is a name the question uses that no passage read mentioned, as the
+    last verification found (the plan searches for those first)."""
+    verdict = state.get("verification")
+    return verdict is not None and state.get("query", "") in verdict.missing
 
 
 class EvidenceLoopNodes:
@@ -82,13 +87,14 @@ class EvidenceLoopNodes:
         stop = "" if self.opts.max_searches else "no search budget (max_searches=0): nothing to verify against"
         return {"query": self.agent.question(state["question"]), "queries": [], "hits": [], "read": [],
                 "ledger": EvidenceLedger(), "draft": "", "stop_reason": stop, "usage": Usage(),
-                "context_ids": [], "name_search": False}
+                "context_ids": []}
 
     async def retrieve(self, state: EvidenceState) -> dict[str, Any]:
         usage = state["usage"].model_copy()
         start = time.perf_counter()
         hits, events = await self.recorder.search(state["query"], self.opts.top_k, usage)
-        if state.get("name_search"):  # keep the pages about the name, not those that mention it
+        name_search = searching_a_name(state)
+        if name_search:  # keep the pages about the name, not those that mention it
             hits = [h for h in hits if names_page(h.passage.title, state["query"])]
         info = InformationEvent(
             duration_s=time.perf_counter() - start,
@@ -98,7 +104,7 @@ class EvidenceLoopNodes:
         kept = state.get("read", [])  # every search's passages, linked pages included
         read = add_passages(kept, [h.passage for h in hits], len(kept) + len(hits))
         context = state.get("context_ids", [])
-        if not state.get("name_search"):
+        if not name_search:
             context = [*context, *(h.passage.id for h in hits if h.passage.id not in context)]
         return {"hits": hits, "read": read, "queries": [*state.get("queries", []), state["query"]],
                 "context_ids": context, "usage": usage, "trace": [*events, info]}
@@ -136,11 +142,10 @@ class EvidenceLoopNodes:
         verdict = state["verification"]
         query, events = await self.agent.plan(state["question"], state["ledger"], state.get("queries", []), usage,
                                               verdict.missing)
-        name_search = bool(query) and query in verdict.missing
         event = NoteEvent(kind="plan", text=query or "nothing new to search for",
-                          data={"query": query, "because": verdict.reason, "name_search": name_search})
-        update: dict[str, Any] = {"query": query, "name_search": name_search, "usage": usage,
-                                  "trace": [*events, event]}
+                          data={"query": query, "because": verdict.reason,
+                                "name_search": bool(query) and query in verdict.missing})
+        update: dict[str, Any] = {"query": query, "usage": usage, "trace": [*events, event]}
         if not query:
             update["stop_reason"] = "no new search query was left to try"
         return update
@@ -175,7 +180,7 @@ class EvidenceLoopNodes:
 
     def after_retrieve(self, state: EvidenceState) -> str:
         """A search for a name that found no page about it changes nothing: plan again."""
-        if state.get("name_search") and not state.get("hits"):
+        if searching_a_name(state) and not state.get("hits"):
             return "plan" if len(state.get("queries", [])) < self.opts.max_searches else "finish"
         return "note"
 
