@@ -13,19 +13,32 @@ lenient where questions and pages name things differently:
 - "Ian Brown and Dee Snider" is covered when "Ian Brown" and "Dee Snider" are, each in any
   passage (a name may be split at a connective: and, of, in, the, ...);
 - "Lieutenant Colonel Donald Swain Lewis" is covered by "Donald Swain Lewis" (in a name
-  without connectives, a leading or trailing word may go, down to two words: ranks,
-  demonyms, "Mexican Alejandro Springall");
+  without connectives, leading words may go, down to two words, or the last word: ranks and
+  demonyms, "Mexican Alejandro Springall", "George Archainbaud American"), but only by a page
+  of that name: "Regional Airport" in some text says nothing about "Aberdeen Regional
+  Airport", and "Lieutenant colonel" is not the man;
 - years and numbers at a name's edge are not part of it ("1991 Euromarché").
 
 Questions written in capitals have no names to read; they pass.
+
+Coverage alone lets an answer through when every name is mentioned somewhere, even by
+passages that have nothing to do with the answer: "What series was Emily Bergl in that is
+set in Chicago?" answered "Happy Campers" because a film page mentions Emily Bergl and a
+book page mentions Chicago. :func:`unconnected_names` asks more: each name must be mentioned
+near the answer, in a passage that contains it or one title-linked to such a passage (the
+page the bridge passage names, or a passage naming the answer's page). And an answer that
+only repeats the question's one name ("Where did this dish emerge ... in New Jersey?" → "New
+Jersey") answers nothing (:func:`echoes_question`).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
+from sleuth.agents.evidence import normalize_answer
+from sleuth.agents.ledger import YES_NO, answer_in_passage
 from sleuth.sandboxes.links import short_name
 from sleuth.types import Passage
 
@@ -35,8 +48,9 @@ CONNECTIVES = frozenset(
 )
 """Lower-case words that may sit inside a name ("Bank of England", "Basset Bleu de Gascogne")."""
 
-_SPLIT_AT = frozenset(["and", "&", "in", "of", "the", "for", "on", "at", "to"])
-"""Connectives at which a name may be two names ("Ian Brown and Dee Snider", "X in Ohio")."""
+_SPLIT_AT = frozenset(["and", "in", "of", "the", "for", "on", "at", "to"])
+"""Connectives at which a name may be two names ("Ian Brown and Dee Snider", "X in Ohio").
+Not "&": it joins titles ("Simon & Simon", "Law & Order"), whose halves any page mentions."""
 
 _NOT_NAMES = frozenset(
     ["which", "what", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was",
@@ -134,24 +148,33 @@ def _mentioned(phrase: str, texts: list[str]) -> bool:
     return any(padded in text for text in texts)
 
 
-def is_covered(name: tuple[str, ...], texts: list[str]) -> bool:
+def is_covered(name: tuple[str, ...], texts: list[str], titles: Collection[str] | None = None) -> bool:
     """Whether the folded ``texts`` (each padded with spaces) mention ``name`` (see the module
-    docstring for the leniency)."""
+    docstring for the leniency). With ``titles`` (folded page names, see :func:`title_keys`), a
+    shortened name counts only when it is one of them: "Regional Airport" is no
+    page, and a passage that mentions it is not about "Aberdeen Regional Airport"."""
     phrase = fold(" ".join(name))
     if not phrase or _mentioned(phrase, texts):
         return True
     for i in range(1, len(name) - 1):
         if name[i].casefold() in _SPLIT_AT:
             left, right = tuple(_trim(list(name[:i]))), tuple(_trim(list(name[i + 1:])))
-            if left and right and is_covered(left, texts) and is_covered(right, texts):
+            if left and right and is_covered(left, texts, titles) and is_covered(right, texts, titles):
                 return True
-    content = [w for w in name if w.casefold() not in CONNECTIVES]
-    if len(content) >= 3 and not any(w.casefold() in _SPLIT_AT for w in name):
-        for shorter in (name[1:], name[:-1]):
-            trimmed = tuple(_trim(list(shorter)))
-            if len([w for w in trimmed if w.casefold() not in CONNECTIVES]) >= 2 and is_covered(trimmed, texts):
+    if any(w.casefold() in _SPLIT_AT for w in name):
+        return False
+    shorter_forms = [_trim(list(name[start:])) for start in range(1, len(name))] + [_trim(list(name[:-1]))]
+    for shorter in shorter_forms:
+        if len([w for w in shorter if w.casefold() not in CONNECTIVES]) >= 2:
+            key = fold(" ".join(shorter))
+            if key in titles if titles is not None else _mentioned(key, texts):
                 return True
     return False
+
+
+def title_keys(passages: Iterable[Passage]) -> frozenset[str]:
+    """The folded page names (titles without disambiguation) of ``passages``."""
+    return frozenset(fold(short_name(p.title)) for p in passages)
 
 
 def _content(text: str) -> set[str]:
@@ -161,9 +184,18 @@ def _content(text: str) -> set[str]:
 def names_page(title: str, query: str) -> bool:
     """Whether a page titled ``title`` is about the name searched for as ``query``: the
     words of one are all among the other's (a parenthesised qualifier, "Tenet (film)", is
-    left out). A search for a bare name also returns pages that only mention it."""
+    left out). A page named by fewer words must keep the name's last one ("Donald Swain
+    Lewis" for "Lieutenant Colonel Donald Swain Lewis", not "Lieutenant colonel"), and a
+    one-word name must be the page's whole name ("Joe Gander" is not "Gander"). A search for a
+    bare name also returns pages that only mention it."""
     page, name = _content(short_name(title)), _content(query)
-    return bool(page) and bool(name) and (page <= name or name <= page)
+    if not page or not name:
+        return False
+    if page < name:
+        return [w for w in fold(query).split() if w not in CONNECTIVES][-1] in page
+    if name < page:
+        return len(name) >= 2
+    return page == name
 
 
 def passage_texts(passages: Iterable[Passage]) -> list[str]:
@@ -171,16 +203,27 @@ def passage_texts(passages: Iterable[Passage]) -> list[str]:
     return [f" {fold(p.title + ' ' + p.text)} " for p in passages]
 
 
-def missing_query(name: tuple[str, ...], texts: list[str]) -> str:
-    """A search query for an uncovered name: the parts of it that no passage mentions."""
+def _split(name: tuple[str, ...], at: Collection[str]) -> list[list[str]]:
+    """``name``'s words between the connectives in ``at``, empty parts left out."""
     parts: list[list[str]] = [[]]
     for word in name:
-        if word.casefold() in _SPLIT_AT:
+        if word.casefold() in at:
             parts.append([])
         else:
             parts[-1].append(word)
-    unseen = [" ".join(p) for p in parts if p and not is_covered(tuple(p), texts)]
+    return [part for part in parts if part]
+
+
+def missing_query(name: tuple[str, ...], texts: list[str], titles: Collection[str] | None = None) -> str:
+    """A search query for an uncovered name: the parts of it that no passage mentions."""
+    unseen = [" ".join(p) for p in _split(name, _SPLIT_AT) if not is_covered(tuple(p), texts, titles)]
     return " ".join(unseen) if unseen else " ".join(name)
+
+
+def _uncovered(names: list[tuple[str, ...]], passages: list[Passage], titled: list[Passage]) -> list[str]:
+    texts = _texts(passages, titled)
+    titles = title_keys(passages + titled)
+    return [missing_query(n, texts, titles) for n in names if not is_covered(n, texts, titles)]
 
 
 def uncovered_names(question: str, passages: Iterable[Passage], titled: Iterable[Passage] = ()) -> list[str]:
@@ -191,11 +234,78 @@ def uncovered_names(question: str, passages: Iterable[Passage], titled: Iterable
     those a search for a bare name found as ``titled``: a page that merely mentions "Morris
     Canal" is what any search for it returns, and says nothing about the canal."""
     names = question_names(question)
-    if not names:
+    return _uncovered(names, list(passages), list(titled)) if names else []
+
+
+def _title_key(passage: Passage) -> str:
+    key = fold(short_name(passage.title))
+    return key if len(key) >= 4 else ""  # "It", "Up": too short to count as a link
+
+
+def _links(a: Passage, b: Passage, folded: dict[str, str]) -> bool:
+    """Whether either passage's text names the other's page."""
+    ka, kb = _title_key(a), _title_key(b)
+    return bool(kb and f" {kb} " in folded[a.id]) or bool(ka and f" {ka} " in folded[b.id])
+
+
+def echoes_question(question: str, answer: str) -> bool:
+    """Whether ``answer`` only repeats the question: it is the one name the question uses
+    ("Where did this dish emerge ... in New Jersey?" → "New Jersey"). A question that names
+    two things may be asking which of them ("Between Amazing Stories and Aquarium Fish
+    International, which ...?"), so repeating one of those is an answer."""
+    names = question_names(question)
+    return len(names) == 1 and bool(fold(answer)) and fold(answer) == fold(" ".join(names[0]))
+
+
+def unconnected_names(question: str, answer: str, passages: Iterable[Passage],
+                      titled: Iterable[Passage] = ()) -> list[str]:
+    """The question's names that passages read mention, but none near ``answer``.
+
+    Near means: a passage that contains the answer, or one whose text names such a passage's
+    page or whose page such a passage names (one link). ``passages`` and ``titled`` count as in
+    :func:`uncovered_names`, and names no passage mentions are left to it. Nothing is checked
+    for yes/no answers, for an answer that is (part of) one of the question's names (a
+    comparison: the other option is not near it), or when no passage contains the answer (the
+    string check fails that). A name that is two names ("the Austrian Pinscher and the Maremma
+    Sheepdog") is near when either is."""
+    names = question_names(question)
+    norm = fold(answer)
+    if not names or not norm or normalize_answer(answer) in YES_NO:
         return []
-    texts = passage_texts(passages) + [f" {fold(p.title)} " for p in titled]
-    return [missing_query(n, texts) for n in names if not is_covered(n, texts)]
+    if any(norm in fold(" ".join(n)) or fold(" ".join(n)) in norm for n in names):
+        return []
+    mention, by_title = list(passages), list(titled)
+    everything = mention + by_title
+    holders = [p for p in everything if answer_in_passage(answer, p)]
+    if not holders:
+        return []
+    folded = {p.id: f" {fold(p.title + ' ' + p.text)} " for p in everything}
+    near_ids = {p.id for p in holders} | {p.id for p in everything if any(_links(p, h, folded) for h in holders)}
+    near_mention = [p for p in mention if p.id in near_ids]
+    near_titled = [p for p in by_title if p.id in near_ids]
+    texts, titles = _texts(mention, by_title), title_keys(everything)
+    near_texts, near_titles = _texts(near_mention, near_titled), title_keys(near_mention + near_titled)
+    opener = _TOKEN.findall(question)[:1]
+    far: list[str] = []
+    for name in names:
+        if list(name) == opener or not is_covered(name, texts, titles):
+            continue  # a lone first word may be no name; an unmentioned name is coverage's to find
+        parts = _parts(name)
+        if not any(is_covered(tuple(part), near_texts, near_titles) for part in parts if len(parts) > 1) \
+                and not is_covered(name, near_texts, near_titles):
+            far.append(" ".join(" ".join(part) for part in parts))
+    return far
 
 
-__all__ = ["CONNECTIVES", "fold", "is_covered", "missing_query", "names_page", "passage_texts", "question_names",
-           "uncovered_names"]
+def _texts(passages: list[Passage], titled: list[Passage]) -> list[str]:
+    return passage_texts(passages) + [f" {fold(p.title)} " for p in titled]
+
+
+def _parts(name: tuple[str, ...]) -> list[list[str]]:
+    """``name`` split at "and": ["Austrian Pinscher", "Maremma Sheepdog"] (connectives at
+    the parts' edges dropped)."""
+    return [trimmed for part in _split(name, ("and",)) if (trimmed := _trim(part))]
+
+
+__all__ = ["CONNECTIVES", "echoes_question", "fold", "is_covered", "missing_query", "names_page", "passage_texts",
+           "question_names", "title_keys", "unconnected_names", "uncovered_names"]

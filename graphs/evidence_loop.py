@@ -141,7 +141,7 @@ class EvidenceLoopNodes:
         usage = state["usage"].model_copy()
         verdict = state["verification"]
         query, events = await self.agent.plan(state["question"], state["ledger"], state.get("queries", []), usage,
-                                              verdict.missing)
+                                              verdict.next_queries())
         event = NoteEvent(kind="plan", text=query or "nothing new to search for",
                           data={"query": query, "because": verdict.reason,
                                 "name_search": bool(query) and query in verdict.missing})

@@ -5,12 +5,15 @@ from __future__ import annotations
 import pytest
 
 from sleuth.agents.coverage import (
+    echoes_question,
     fold,
     is_covered,
     missing_query,
     names_page,
     passage_texts,
     question_names,
+    title_keys,
+    unconnected_names,
     uncovered_names,
 )
 from sleuth.types import Passage
@@ -49,6 +52,29 @@ def test_a_name_is_covered_whole_or_in_parts_but_not_by_a_different_name() -> No
     lewis = _texts("Donald Swain Lewis was a pilot.")
     assert is_covered(("Lieutenant", "Colonel", "Donald", "Swain", "Lewis"), lewis)
     assert not is_covered(("Donald", "Lewis"), lewis)
+    # "&" joins a title: its halves are not two names that any "Simon" covers
+    assert not is_covered(("Simon", "&", "Simon"), _texts("Simon Woods is an actor."))
+
+
+def _page(title: str, text: str = "") -> Passage:
+    return Passage(id=title, title=title, text=text)
+
+
+def test_a_shortened_name_counts_only_as_a_page_of_that_name() -> None:
+    airport = ("Aberdeen", "Regional", "Airport")
+    mentions = [_page("Braden Airpark", "Like any regional airport, it has one runway.")]
+    assert is_covered(airport, passage_texts(mentions))  # without page names: the old leniency
+    assert not is_covered(airport, passage_texts(mentions), title_keys(mentions))
+    rank = ("Lieutenant", "Colonel", "Donald", "Swain", "Lewis")
+    colonel = [_page("Lieutenant colonel", "A lieutenant colonel ranks above a major.")]
+    assert not is_covered(rank, passage_texts(colonel), title_keys(colonel))  # a rank is not the man
+    lewis = [_page("Donald Swain Lewis", "He flew in the First World War.")]
+    assert is_covered(rank, passage_texts(lewis), title_keys(lewis))
+    american = ("George", "Archainbaud", "American")  # "Are both ... George Archainbaud American?"
+    assert is_covered(american, passage_texts([_page("George Archainbaud (director)")]),
+                      title_keys([_page("George Archainbaud (director)")]))
+    assert uncovered_names("Which is further north, Aberdeen Regional Airport or Lehigh Valley Airport?",
+                           [*mentions, _page("Lehigh Valley Airport")]) == ["Aberdeen Regional Airport"]
 
 
 def test_matching_ignores_case_accents_and_punctuation_on_whole_words() -> None:
@@ -73,3 +99,44 @@ def test_a_page_is_about_a_name_when_one_holds_all_the_words_of_the_other() -> N
     assert not names_page("Cinema club", "Tenet")
     assert not names_page("U.S. Route 19 Truck (Pittsburgh)", "Route 66")
     assert not names_page("", "Tenet") and not names_page("Tenet", "")
+    # a shorter page must keep the name's last word; a one-word name must be the whole page
+    assert names_page("Donald Swain Lewis", "Lieutenant Colonel Donald Swain Lewis")
+    assert not names_page("Lieutenant colonel", "Lieutenant Colonel Donald Swain Lewis")
+    assert not names_page("Joe Gander", "Gander")
+    assert names_page("John R. Rogers High School", "Rogers High School")
+
+
+def test_an_answer_that_repeats_the_questions_one_name_answers_nothing() -> None:
+    dish = "Where did this dish emerge in the late 1950s that is a long-standing tradition in New Jersey?"
+    assert echoes_question(dish, "New Jersey") and echoes_question(dish, "new jersey")
+    assert not echoes_question(dish, "Centre-du-Québec")
+    which = "Between Amazing Stories and Aquarium Fish International, which magazine is about hobbies?"
+    assert not echoes_question(which, "Aquarium Fish International")  # a choice between the names it gives
+    assert not echoes_question("Was Tenet directed by Christopher Nolan?", "yes")
+
+
+BERGL_Q = "What series was Emily Bergl in that is set in Chicago?"
+
+
+def test_every_name_must_be_mentioned_near_the_answer() -> None:
+    film = _page("Happy Campers (2001 film)", "Happy Campers is a comedy starring Emily Bergl.")
+    book = _page("Chicago: City on the Make", "An essay on Chicago by Nelson Algren.")
+    assert uncovered_names(BERGL_Q, [film, book]) == []  # each name is mentioned somewhere...
+    assert unconnected_names(BERGL_Q, "Happy Campers", [film, book]) == ["Chicago"]  # ...but not near it
+    bergl = _page("Emily Bergl", "Emily Bergl plays Sammi in Shameless.")
+    show = _page("Shameless (American TV series)", "Shameless is a comedy-drama set in Chicago.")
+    assert unconnected_names(BERGL_Q, "Shameless", [bergl, show, book]) == []  # linked by the page title
+    assert unconnected_names(BERGL_Q, "Shameless", [bergl, book]) == ["Chicago"]  # the essay is not about the show
+    assert unconnected_names(BERGL_Q, "Shameless", [_page("Emily Bergl", "Emily Bergl is an actress."),
+                                                    show, book]) == ["Emily Bergl"]
+
+
+def test_comparisons_and_yes_no_answers_are_not_held_to_nearness() -> None:
+    question = "Which airport is further north, Valley International Airport or Aberdeen Regional Airport?"
+    pages = [_page("Valley International Airport", "It is in Harlingen, Texas."),
+             _page("Aberdeen Regional Airport", "It is in South Dakota.")]
+    assert unconnected_names(question, "Aberdeen Regional Airport", pages) == []
+    assert unconnected_names("Are Ian Brown and Dee Snider both singers?", "yes",
+                             [_page("Ian Brown", "A singer."), _page("Dee Snider", "A singer.")]) == []
+    # the answer nowhere in what was read: the string check's business
+    assert unconnected_names(BERGL_Q, "Shameless", [_page("Emily Bergl", "An actress from Chicago.")]) == []

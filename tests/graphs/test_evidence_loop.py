@@ -11,7 +11,7 @@ from graph_doubles import PASSAGES, CrashingEngine, FlakyRetriever, KeywordRetri
 from sleuth.engines.base import GenerationRequest
 from sleuth.engines.scripted import ScriptedEngine
 from sleuth.graphs.registry import ask, list_methods, resume, sqlite_checkpointer, stream_steps
-from sleuth.types import Answer, InformationEvent, NoteEvent, Passage
+from sleuth.types import Answer, InformationEvent, NoteEvent, Passage, SearchHit
 
 QUESTION = "Where was the director of Inception born?"
 NOTE_HOP1 = " [Doc 1] Inception was directed by Christopher Nolan.\nUncertain:\n- none"
@@ -247,3 +247,61 @@ async def test_a_name_only_mentioned_in_passing_is_still_missing_and_the_loop_ab
     assert name_search.ids == [] and name_search.text == "No results found."
     assert "question names no passage read mentions: 'Tenet'" in (answer.abstain_reason or "")
     assert "no supported answer after 3 searches" in (answer.abstain_reason or "")
+
+
+async def test_an_answer_that_only_repeats_the_question_is_refused_without_the_judge() -> None:
+    steps = {**TWO_HOPS, "draft": [" Inception"]}
+    answer, engine, _ = await _ask(steps, max_searches=1)
+    assert answer.abstained and answer.text == ""
+    verdict = _notes(answer, "verification")[0].data
+    assert verdict["judge"] == "skipped" and not verdict["supported"]
+    assert "only repeats the name the question gives" in (answer.abstain_reason or "")
+    assert not any(r.messages[-1].content == "Supported:" for r in engine.requests)  # type: ignore[index]
+
+
+class MappedRetriever(KeywordRetriever):
+    """Returns the passages listed for a query (none for others); records every query."""
+
+    def __init__(self, results: dict[str, list[Passage]]) -> None:
+        super().__init__([])
+        self.results = results
+
+    async def search(self, queries: list[str], k: int = 5) -> list[list[SearchHit]]:
+        self.queries.extend(queries)
+        return [[SearchHit(passage=p, score=1.0, rank=i) for i, p in enumerate(self.results.get(q, [])[:k])]
+                for q in queries]
+
+
+BERGL_Q = "What series was Emily Bergl in that is set in Chicago?"
+CAMPERS = Passage(id="b1", title="Happy Campers (2001 film)", text="Happy Campers is a comedy starring Emily Bergl.")
+ESSAY = Passage(id="b2", title="Chicago: City on the Make", text="An essay on Chicago by Nelson Algren.")
+BERGL = Passage(id="b3", title="Emily Bergl", text="Emily Bergl plays Sammi in Shameless.")
+SHAMELESS = Passage(id="b4", title="Shameless (American TV series)", text="Shameless is set in Chicago.")
+BERGL_STEPS = {"note": [" [Doc 1] Emily Bergl starred in Happy Campers."], "draft": [" Happy Campers"],
+               "judge": [" yes"], "plan": [" Emily Bergl series"]}
+
+
+async def test_connect_searches_for_a_name_with_the_answer_then_refuses_an_answer_far_from_it() -> None:
+    retriever = MappedRetriever({BERGL_Q: [CAMPERS, ESSAY]})
+    answer, engine, _ = await _ask(BERGL_STEPS, retriever=retriever, question=BERGL_Q, top_k=2, max_searches=2,
+                                   connect=True)
+    assert answer.abstained
+    assert retriever.queries == [BERGL_Q, "Happy Campers Chicago"]  # planned without a model call
+    assert _plan_calls(engine) == 0
+    first = _notes(answer, "verification")[0].data
+    assert first["missing"] == [] and first["unlinked"] == ["Chicago"] and first["judge"] == "skipped"
+    assert "no passage near the answer mentions: 'Chicago'" in (answer.abstain_reason or "")
+
+    # by default every name need only be mentioned somewhere, and the judge accepts the draft
+    answer, _, _ = await _ask(BERGL_STEPS, retriever=MappedRetriever({BERGL_Q: [CAMPERS, ESSAY]}),
+                              question=BERGL_Q, top_k=2, max_searches=2)
+    assert answer.text == "Happy Campers"
+
+
+async def test_connect_accepts_an_answer_whose_page_links_the_names() -> None:
+    steps = {**BERGL_STEPS, "note": [" [Doc 2] Emily Bergl plays Sammi in Shameless, set in Chicago."],
+             "draft": [" Shameless"]}
+    retriever = MappedRetriever({BERGL_Q: [ESSAY, BERGL, SHAMELESS]})
+    answer, _, _ = await _ask(steps, retriever=retriever, question=BERGL_Q, top_k=3, connect=True)
+    assert answer.text == "Shameless" and retriever.queries == [BERGL_Q]
+    assert _notes(answer, "verification")[0].data["unlinked"] == []
