@@ -8,6 +8,11 @@ finds, the loop keeps those about the name (:func:`sleuth.agents.coverage.names_
 they count only by their title (:func:`sleuth.agents.coverage.uncovered_names`). A row gives the
 share of questions still flagged, with a name no passage covers, after R name searches. A
 good check flags few questions with their evidence present and most with it masked.
+
+:func:`run_answer_checks` measures what the checks on a draft cost a right answer: with the
+gold paragraphs and the question's top ``k`` read and the gold answer as the draft, how often
+the echo check (:func:`sleuth.agents.coverage.echoes_question`) and the opt-in nearness check
+(:func:`sleuth.agents.coverage.unconnected_names`) would fail it.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from sleuth.agents.coverage import names_page, uncovered_names
+from sleuth.agents.coverage import echoes_question, names_page, unconnected_names, uncovered_names
 from sleuth.retrieval.base import Retriever
-from sleuth.retrieval.quality import GoldQuestion, load_questions
+from sleuth.retrieval.corpus import load_corpus
+from sleuth.retrieval.quality import GoldQuestion, load_questions, sandbox_corpus
 from sleuth.types import Passage, StrictModel
 
 _BATCH = 256
@@ -86,7 +92,34 @@ def run_coverage_quality(data: Path, retrievers: dict[str, Retriever], k: int = 
     return rows
 
 
-def format_coverage_markdown(rows: list[CoverageRow]) -> str:
+class AnswerCheckRow(StrictModel):
+    retriever: str
+    check: str
+    """``echo`` or ``connect``."""
+    failed: float
+    """Share of questions whose gold answer the check fails."""
+    questions: int
+
+
+def run_answer_checks(data: Path, retriever: Retriever, k: int = 4, limit: int | None = None,
+                      name: str = "BM25") -> list[AnswerCheckRow]:
+    """How often each check on a draft fails the gold answer, with the gold paragraphs and
+    the question's top ``k`` read (see the module docstring)."""
+    questions = load_questions(data)[:limit]
+    wanted = {i for q in questions for i in q.gold}
+    gold = {p.id: p for p in load_corpus(sandbox_corpus(data)) if p.id in wanted}
+    found = asyncio.run(_search(retriever, [q.question for q in questions], k, [set(q.gold) for q in questions]))
+    echo = connect = 0
+    for q, top in zip(questions, found, strict=True):
+        read = [gold[i] for i in q.gold if i in gold] + top
+        echo += echoes_question(q.question, q.answer)
+        connect += bool(unconnected_names(q.question, q.answer, read))
+    n = max(len(questions), 1)
+    return [AnswerCheckRow(retriever=name, check="echo", failed=echo / n, questions=len(questions)),
+            AnswerCheckRow(retriever=name, check="connect", failed=connect / n, questions=len(questions))]
+
+
+def format_coverage_markdown(rows: list[CoverageRow], checks: list[AnswerCheckRow] | None = None) -> str:
     lines = [
         "## Coverage check",
         "",
@@ -105,7 +138,14 @@ def format_coverage_markdown(rows: list[CoverageRow]) -> str:
     for (name, searches), shares in table.items():
         lines.append(f"| {name} | {searches} | {shares.get('present', float('nan')):.3f} "
                      f"| {shares.get('masked', float('nan')):.3f} |")
+    if checks:
+        lines += ["", ("Checks on the draft, against right answers: the gold answer as the draft, the gold "
+                       "paragraphs and the question's top 4 read. failed: the share of questions whose right "
+                       "answer the check would refuse (echo: the answer only repeats the question's one name; "
+                       "connect, opt-in: a name no passage near the answer mentions)."), "",
+                  "| retriever | check | failed |", "|---|---|---:|"]
+        lines += [f"| {c.retriever} | {c.check} | {c.failed:.3f} |" for c in checks]
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["CoverageRow", "format_coverage_markdown", "run_coverage_quality"]
+__all__ = ["AnswerCheckRow", "CoverageRow", "format_coverage_markdown", "run_answer_checks", "run_coverage_quality"]

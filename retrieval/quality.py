@@ -35,6 +35,7 @@ KS = (2, 5, 10, 20)
 class GoldQuestion(StrictModel):
     question: str
     gold: list[str]
+    answer: str = ""
 
 
 def sandbox_corpus(data: Path) -> Path:
@@ -44,7 +45,8 @@ def sandbox_corpus(data: Path) -> Path:
 def load_questions(data: Path) -> list[GoldQuestion]:
     with gzip.open(data / "hotpotqa_sandbox" / "questions.jsonl.gz", "rt", encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh]
-    return [GoldQuestion(question=r["question"], gold=r["gold_paragraph_ids"]) for r in rows]
+    return [GoldQuestion(question=r["question"], gold=r["gold_paragraph_ids"], answer=r.get("answer", ""))
+            for r in rows]
 
 
 def sandbox_embeddings(data: Path, spec: EncoderSpec | None = None,

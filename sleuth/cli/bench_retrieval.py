@@ -99,7 +99,11 @@ def _sandbox_rows(args: argparse.Namespace, settings: Any, say: Any) -> list[Any
 
 def _quality(args: argparse.Namespace) -> int:
     from sleuth.atomic import write_text_atomic
-    from sleuth.evals.coverage_quality import format_coverage_markdown, run_coverage_quality
+    from sleuth.evals.coverage_quality import (
+        format_coverage_markdown,
+        run_answer_checks,
+        run_coverage_quality,
+    )
     from sleuth.evals.link_quality import format_link_markdown, run_link_quality
     from sleuth.retrieval.quality import format_markdown, quality_retrievers, run_quality
 
@@ -108,13 +112,16 @@ def _quality(args: argparse.Namespace) -> int:
     table = run_quality(data, retrievers=retrievers)
     links = run_link_quality(data, {name: retrievers[name] for name in ("BM25", "hybrid weighted (0.5)")})
     coverage = run_coverage_quality(data, {"BM25": retrievers["BM25"]})
-    text = format_markdown(table) + "\n" + format_link_markdown(links) + "\n" + format_coverage_markdown(coverage)
+    checks = run_answer_checks(data, retrievers["BM25"])
+    text = (format_markdown(table) + "\n" + format_link_markdown(links) + "\n"
+            + format_coverage_markdown(coverage, checks))
     if args.out:
         write_text_atomic(args.out, text)
         print(f"wrote {args.out}", file=sys.stderr)
     if args.json:
         print(json.dumps({"recall": table, "links": [r.model_dump() for r in links],
-                          "coverage": [r.model_dump() for r in coverage]}, indent=1))
+                          "coverage": [r.model_dump() for r in coverage],
+                          "answer_checks": [c.model_dump() for c in checks]}, indent=1))
     else:
         print(text)
     return 0
