@@ -12,9 +12,11 @@ After each search the agent writes an evidence note (key facts, uncertain facts,
 useful evidence"); its claims go into an :class:`~sleuth.agents.ledger.EvidenceLedger`
 with the passage ids behind them. A draft answer from the ledger is verified by an LLM
 judge, by looking for the answer string in the cited passages, and (``coverage``) by
-checking that every name the question uses occurs in a passage read
-(:mod:`sleuth.agents.coverage`). Unsupported drafts send the agent to plan the missing hop:
-a name no passage mentions is searched for as it is, otherwise the model writes the query.
+checking that every name the question uses occurs in a passage read and that the draft does
+not merely repeat the question's one name (:mod:`sleuth.agents.coverage`; opt-in
+``connect``: each name also occurs near the answer). Unsupported drafts send the agent to
+plan the missing hop: a name no passage mentions is searched for as it is (a name not near
+the answer, together with the answer), otherwise the model writes the query.
 When the budget is spent it abstains and says why. Final answers cite the passages that
 hold the answer.
 """
