@@ -138,18 +138,28 @@ def answer_in_passage(answer: str, passage: Passage) -> bool:
 _POSSESSIVE = re.compile(r"['’]s\b", re.IGNORECASE)
 
 
+_NUMBER_WORDS = {word: str(n) for n, word in enumerate(
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"])}
+
+
+def _numerals(normalized: str) -> str:
+    """Number words up to twenty as digits: a draft says "3", its passage "three years"."""
+    return " ".join(_NUMBER_WORDS.get(word, word) for word in normalized.split())
+
+
 def answer_in_text(answer: str, text: str) -> bool:
     """:func:`answer_in_passage` over any text. Possessive "'s" is ignored on both sides:
     drafts copy "New Jersey's Morris Canal" from a question whose passage says "Morris Canal
-    ... across northern New Jersey"."""
+    ... across northern New Jersey". Number words up to twenty match their digits."""
     answer, text = _POSSESSIVE.sub("", answer), _POSSESSIVE.sub("", text)
-    norm = normalize_answer(answer)
+    norm = _numerals(normalize_answer(answer))
     if not norm:
         return False
-    haystack = normalize_answer(text)
+    haystack = _numerals(normalize_answer(text))
     if f" {norm} " in f" {haystack} ":
         return True
-    words = content_words(answer)
+    words = set(_numerals(" ".join(content_words(answer))).split())
     return len(words) > 1 and words <= set(haystack.split())
 
 

@@ -83,6 +83,13 @@ def test_answer_in_passage(answer: str, found: bool) -> None:
     assert answer_in_passage(answer, DOCS[1]) is found
 
 
+@pytest.mark.parametrize(("answer", "found"), [("3", True), ("three", True), ("3 years", True), ("4", False),
+                                               ("thirty", False)])
+def test_number_words_match_their_digits(answer: str, found: bool) -> None:
+    farmer = Passage(id="f", title="Tony Martin (farmer)", text="He served three years of a life sentence.")
+    assert answer_in_passage(answer, farmer) is found
+
+
 def test_string_check_is_not_applicable_to_yes_no() -> None:
     ledger = EvidenceLedger(passages={"p2": DOCS[1]})
     assert string_check("yes", ledger) is None
