@@ -10,7 +10,8 @@ share of questions still flagged, with a name no passage covers, after R name se
 good check flags few questions with their evidence present and most with it masked.
 
 :func:`run_answer_checks` measures what the checks on a draft cost a right answer: with the
-gold paragraphs and the question's top ``k`` read and the gold answer as the draft, how often
+gold paragraphs and the question's top ``k`` other passages read and the gold answer as the
+draft, how often
 the echo check (:func:`sleuth.agents.coverage.echoes_question`) and the opt-in nearness check
 (:func:`sleuth.agents.coverage.unconnected_names`) would fail it.
 """
@@ -104,7 +105,7 @@ class AnswerCheckRow(StrictModel):
 def run_answer_checks(data: Path, retriever: Retriever, k: int = 4, limit: int | None = None,
                       name: str = "BM25") -> list[AnswerCheckRow]:
     """How often each check on a draft fails the gold answer, with the gold paragraphs and
-    the question's top ``k`` read (see the module docstring)."""
+    the question's top ``k`` other passages read (see the module docstring)."""
     questions = load_questions(data)[:limit]
     wanted = {i for q in questions for i in q.gold}
     gold = {p.id: p for p in load_corpus(sandbox_corpus(data)) if p.id in wanted}
