@@ -283,8 +283,11 @@ def unconnected_names(question: str, answer: str, passages: Iterable[Passage],
     near_ids = {p.id for p in holders} | {p.id for p in everything if any(_links(p, h, folded) for h in holders)}
     near_mention = [p for p in mention if p.id in near_ids]
     near_titled = [p for p in by_title if p.id in near_ids]
-    texts, titles = _texts(mention, by_title), title_keys(everything)
-    near_texts, near_titles = _texts(near_mention, near_titled), title_keys(near_mention + near_titled)
+    def texts_of(shown: list[Passage], titled_only: list[Passage]) -> list[str]:  # as _texts, folding each once
+        return [folded[p.id] for p in shown] + [f" {fold(p.title)} " for p in titled_only]
+
+    texts, titles = texts_of(mention, by_title), title_keys(everything)
+    near_texts, near_titles = texts_of(near_mention, near_titled), title_keys(near_mention + near_titled)
     opener = _TOKEN.findall(question)[:1]
     far: list[str] = []
     for name in names:
