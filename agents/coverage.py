@@ -237,6 +237,23 @@ def uncovered_names(question: str, passages: Iterable[Passage], titled: Iterable
     return _uncovered(names, list(passages), list(titled)) if names else []
 
 
+def unpaged_names(question: str, passages: Iterable[Passage]) -> list[str]:
+    """The question's names that no passage read has as its page name (with the leniency of
+    :func:`is_covered`: "Donald Swain Lewis" is the page of "Lieutenant Colonel Donald Swain
+    Lewis", and "Ian Brown and Dee Snider" needs a page for each).
+
+    A name that passages only mention in passing is known second-hand. With the gold evidence
+    of a sandbox question masked, that is what is left: the pages the question names are
+    gone, and its other paragraphs mention them. EvidenceLoop's ``verify="hybrid"`` asks the
+    judge about an answer only then."""
+    names = question_names(question)
+    if not names:
+        return []
+    shown = list(passages)
+    texts, titles = [f" {fold(p.title)} " for p in shown], title_keys(shown)
+    return [" ".join(n) for n in names if not is_covered(n, texts, titles)]
+
+
 def _title_key(passage: Passage) -> str:
     key = fold(short_name(passage.title))
     return key if len(key) >= 4 else ""  # "It", "Up": too short to count as a link
@@ -311,4 +328,4 @@ def _parts(name: tuple[str, ...]) -> list[list[str]]:
 
 
 __all__ = ["CONNECTIVES", "echoes_question", "fold", "is_covered", "missing_query", "names_page", "passage_texts",
-           "question_names", "title_keys", "unconnected_names", "uncovered_names"]
+           "question_names", "title_keys", "unconnected_names", "uncovered_names", "unpaged_names"]

@@ -3,7 +3,10 @@ ledger, verify it, and plan the query for the missing hop.
 
 Verification has two parts: an LLM judge ("do the facts support this answer?") and a cheap
 check that the answer string occurs in a passage the ledger cites. ``verify`` says how
-they combine; by default both must agree.
+they combine. By default (``"hybrid"``) the string check must pass, and the judge must agree
+too when the string check cannot decide (yes/no answers) or when some name the question uses
+has no page of its own among the passages read, so that the loop knows it only from other
+pages' mentions; ``"both"`` always asks the judge.
 """
 
 from __future__ import annotations
@@ -15,7 +18,12 @@ from typing import Literal
 from pydantic import Field
 
 from sleuth.agents.answers import clean_step, extract_answer, first_sentence, is_non_answer
-from sleuth.agents.coverage import echoes_question, unconnected_names, uncovered_names
+from sleuth.agents.coverage import (
+    echoes_question,
+    unconnected_names,
+    uncovered_names,
+    unpaged_names,
+)
 from sleuth.agents.evidence import format_documents, format_passages, normalize_answer
 from sleuth.agents.gate import GateOptions
 from sleuth.agents.ledger import EvidenceLedger, EvidenceNote, parse_note, string_check
@@ -35,8 +43,12 @@ class EvidenceLoopOptions(ReaderOptions):  # type: ignore[misc, unused-ignore]  
     """Searches before the agent gives up and abstains."""
     note_max_tokens: int = Field(default=160, ge=16, le=1024)
     plan_max_tokens: int = Field(default=24, ge=4, le=128)
-    verify: Literal["both", "judge", "string", "either"] = "both"
-    """How the judge and the string check combine into "supported"."""
+    verify: Literal["hybrid", "both", "judge", "string", "either"] = "hybrid"
+    """How the judge and the string check combine into "supported" (see :func:`combine`).
+    ``"hybrid"`` asks the judge only about yes/no answers and about answers to questions
+    with a name that no page read is named after; on the replayed runs in docs/methods.md
+    ("One setting for both refusals") it refused as many masked questions as ``"both"``
+    within two, and half as many answerable ones."""
     judge_min_p_yes: float = Field(default=0.25, gt=0.0, lt=1.0)
     """The judge says "yes" when its probability of "yes" reaches this (read from the first
     token's log-probability; engines without log-probabilities use the greedy word). 0.25 was
@@ -74,6 +86,9 @@ class Verification(StrictModel):
     """Search queries for the question's names that no passage read mentions (coverage)."""
     unlinked: list[str] = Field(default_factory=list)
     """The question's names that passages read mention, but none near the answer (connect)."""
+    unpaged: list[str] = Field(default_factory=list)
+    """With ``verify="hybrid"``: the question's names that no page read is named after, which
+    is why the judge was asked."""
 
     def next_queries(self) -> list[str]:
         """What to search for next without asking the model: the missing names, then each
@@ -81,8 +96,14 @@ class Verification(StrictModel):
         return [*self.missing, *(f"{self.answer} {name}" for name in self.unlinked)]
 
 
-def combine(mode: str, judge: Judgement, found: bool | None) -> bool:
-    """Whether the answer counts as supported under ``mode``."""
+def combine(mode: str, judge: Judgement, found: bool | None, unpaged: bool = False) -> bool:
+    """Whether the answer counts as supported under ``mode``. ``unpaged``: some name the
+    question uses has no page of its own among the passages read (``"hybrid"`` then needs
+    the judge as well as the string check)."""
+    if mode == "hybrid":
+        if found is None:
+            return judge == "yes"
+        return found and (not unpaged or judge == "yes")
     if mode == "judge":
         return judge == "yes"
     if mode == "string":
@@ -194,23 +215,31 @@ class EvidenceAgent:
         if self.opts.coverage and self.opts.connect and not missing:
             unlinked = unconnected_names(self.question(question), answer, context, titled)
         found = string_check(answer, ledger)
+        unpaged: list[str] = []
+        if self.opts.verify == "hybrid" and found:
+            unpaged = unpaged_names(self.question(question), read)
         events: list[TraceEvent] = []
         judge: Judgement = "skipped"
-        if not missing and not unlinked and self._needs_judge(found):  # a name check failed: skip the judge
+        if not missing and not unlinked and self._needs_judge(found, unpaged):  # a name check failed: skip the judge
             judge, events = await self._judge(question, ledger, answer, usage)
-        supported = combine(self.opts.verify, judge, found) and not missing and not unlinked
+        supported = combine(self.opts.verify, judge, found, bool(unpaged)) and not missing and not unlinked
         far = f"; no passage near the answer mentions: {', '.join(map(repr, unlinked))}" if unlinked else ""
+        second_hand = (f"; judge asked: no page read is named {', '.join(map(repr, unpaged))}"
+                       if unpaged and not missing and not unlinked else "")
         reason = (f"judge: {judge}; answer string "
                   f"{'n/a (yes/no)' if found is None else 'found' if found else 'not found'} in cited passages"
-                  f"{names}{far}")
+                  f"{names}{far}{second_hand}")
         return Verification(answer=answer, judge=judge, string_check=found, supported=supported,
-                            reason=reason, missing=missing, unlinked=unlinked), events
+                            reason=reason, missing=missing, unlinked=unlinked, unpaged=unpaged), events
 
-    def _needs_judge(self, found: bool | None) -> bool:
-        """Skip the judge when the cheap check decides alone (string mode), or has already
-        failed an answer that needs both."""
+    def _needs_judge(self, found: bool | None, unpaged: list[str]) -> bool:
+        """Skip the judge when the cheap check decides alone (string mode; hybrid mode when
+        every name the question uses has a page read), or has already failed an answer that
+        needs both."""
         if self.opts.verify == "string":
             return found is None
+        if self.opts.verify == "hybrid":
+            return found is None or (found and bool(unpaged))
         return not (self.opts.verify == "both" and found is False)
 
     def judge_request(self, question: str, facts: str, answer: str) -> GenerationRequest:

@@ -15,6 +15,7 @@ from sleuth.agents.coverage import (
     title_keys,
     unconnected_names,
     uncovered_names,
+    unpaged_names,
 )
 from sleuth.types import Passage
 
@@ -140,3 +141,18 @@ def test_comparisons_and_yes_no_answers_are_not_held_to_nearness() -> None:
                              [_page("Ian Brown", "A singer."), _page("Dee Snider", "A singer.")]) == []
     # the answer nowhere in what was read: the string check's business
     assert unconnected_names(BERGL_Q, "Shameless", [_page("Emily Bergl", "An actress from Chicago.")]) == []
+
+
+def test_a_name_known_only_from_mentions_has_no_page() -> None:
+    question = "In what school district is Governor John R. Rogers High School, named after John Rankin Rogers, located?"
+    spokane = _page("John R. Rogers High School", "A school in Spokane, named after John Rankin Rogers.")
+    # the shortened school name is a page read; the governor is only mentioned in its text
+    assert uncovered_names(question, [spokane]) == []
+    assert unpaged_names(question, [spokane]) == ["John Rankin Rogers"]
+    assert unpaged_names(question, [spokane, _page("John Rankin Rogers (politician)")]) == []
+    # a name that is two names needs a page for each; a page named after only one is not enough
+    pair = "Are Ian Brown and Dee Snider both actors?"
+    assert unpaged_names(pair, [_page("Ian Brown"), _page("Twisted Sister", "Dee Snider sang.")]) == \
+        ["Ian Brown and Dee Snider"]
+    assert unpaged_names(pair, [_page("Ian Brown"), _page("Dee Snider")]) == []
+    assert unpaged_names("who directed the film?", []) == []

@@ -109,6 +109,20 @@ def test_verification_modes(mode: str, judge: str, found: bool | None, supported
     assert combine(mode, judge, found) is supported  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("judge", "found", "unpaged", "supported"),
+    [
+        ("skipped", True, False, True),  # every name has a page read: the string check decides
+        ("no", True, True, False), ("yes", True, True, True),  # a name only mentioned: the judge too
+        ("yes", False, False, False), ("yes", False, True, False),  # no passage holds it
+        ("yes", None, False, True), ("no", None, False, False),  # yes/no: the judge alone
+    ],
+)
+def test_hybrid_asks_the_judge_when_a_name_has_no_page(judge: str, found: bool | None, unpaged: bool,
+                                                       supported: bool) -> None:
+    assert combine("hybrid", judge, found, unpaged) is supported  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(("text", "judge"), [(" yes", "yes"), (" No.", "no"), (" maybe", "unclear"), ("", "unclear")])
 def test_read_judgement(text: str, judge: str) -> None:
     assert read_judgement(text) == judge

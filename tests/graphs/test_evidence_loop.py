@@ -57,7 +57,7 @@ def test_registered() -> None:
 
 
 async def test_two_hops_notes_ledger_verification_and_citation() -> None:
-    answer, engine, retriever = await _ask(TWO_HOPS, top_k=1)
+    answer, engine, retriever = await _ask(TWO_HOPS, top_k=1, verify="both")
     assert answer.text == "London" and not answer.abstained
     assert retriever.queries == [QUESTION, "Christopher Nolan born"]
     assert [c.id for c in answer.citations] == ["p2"]
@@ -102,7 +102,7 @@ async def test_draft_prefers_cited_passages_and_can_read_the_notes_alone() -> No
 async def test_judge_no_means_search_again_then_abstain_with_reason() -> None:
     steps = {"note": [NOTE_HOP1], "draft": [" Christopher Nolan"], "judge": [" no"],
              "plan": [" q1", " q2", " q3"]}
-    answer, _, retriever = await _ask(steps, max_searches=3)
+    answer, _, retriever = await _ask(steps, max_searches=3, verify="both")
     assert answer.abstained and answer.text == "" and answer.citations == []
     assert len(retriever.queries) == 3
     assert "no supported answer after 3 searches" in (answer.abstain_reason or "")
@@ -121,6 +121,35 @@ async def test_string_only_mode_accepts_without_a_judge() -> None:
     answer, engine, _ = await _ask(steps, verify="string")
     assert answer.text == "London"
     assert not any(r.messages[-1].content == "Supported:" for r in engine.requests)  # type: ignore[index]
+
+
+def _judged(engine: ScriptedEngine) -> int:
+    return sum(r.messages[-1].content == "Supported:" for r in engine.requests)  # type: ignore[index]
+
+
+async def test_hybrid_trusts_the_string_when_every_name_has_a_page_read() -> None:
+    # "Inception" is a page read, so the draft's string in a cited passage decides: no judge call
+    steps = {"note": [NOTE_HOP1], "draft": [" Christopher Nolan"], "judge": [" no"], "plan": [" q"]}
+    answer, engine, _ = await _ask(steps, max_searches=1)
+    assert answer.text == "Christopher Nolan" and not answer.abstained and _judged(engine) == 0
+    check = _notes(answer, "verification")[0]
+    assert check.data["judge"] == "skipped" and check.data["unpaged"] == []
+
+
+async def test_hybrid_asks_the_judge_about_a_name_only_mentioned() -> None:
+    # "Christopher Nolan" is a page read, "Inception" only mentioned in its text
+    nolan = Passage(id="n1", title="Christopher Nolan",
+                    text="Christopher Nolan, the director of Inception, was born in London, England.")
+    question = "Where was the director of Inception born?"
+    steps = {"note": [" [Doc 1] Christopher Nolan was born in London."], "draft": [" London"],
+             "judge": [" no"], "plan": [" q1", " q2"]}
+    answer, engine, _ = await _ask(steps, KeywordRetriever([nolan]), question=question, max_searches=2)
+    assert answer.abstained and _judged(engine) == 2
+    checks = _notes(answer, "verification")
+    assert [c.data["unpaged"] for c in checks] == [["Inception"], ["Inception"]]
+    assert "judge asked: no page read is named 'Inception'" in checks[0].text
+    answer, engine, _ = await _ask({**steps, "judge": [" yes"]}, KeywordRetriever([nolan]), question=question)
+    assert answer.text == "London" and _judged(engine) == 1
 
 
 async def test_yes_no_answers_rely_on_the_judge() -> None:
