@@ -13,7 +13,9 @@ good check flags few questions with their evidence present and most with it mask
 gold paragraphs and the question's top ``k`` other passages read and the gold answer as the
 draft, how often
 the echo check (:func:`sleuth.agents.coverage.echoes_question`) and the opt-in nearness check
-(:func:`sleuth.agents.coverage.unconnected_names`) would fail it.
+(:func:`sleuth.agents.coverage.unconnected_names`) would fail it. It also counts how often
+``verify="hybrid"`` would ask the judge (:func:`sleuth.agents.coverage.unpaged_names`: a name
+the question uses is no page read), with the gold paragraphs read and with them masked.
 """
 
 from __future__ import annotations
@@ -21,7 +23,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from sleuth.agents.coverage import echoes_question, names_page, unconnected_names, uncovered_names
+from sleuth.agents.coverage import (
+    echoes_question,
+    names_page,
+    unconnected_names,
+    uncovered_names,
+    unpaged_names,
+)
 from sleuth.retrieval.base import Retriever
 from sleuth.retrieval.corpus import load_corpus
 from sleuth.retrieval.quality import GoldQuestion, load_questions, sandbox_corpus
@@ -96,10 +104,13 @@ def run_coverage_quality(data: Path, retrievers: dict[str, Retriever], k: int = 
 class AnswerCheckRow(StrictModel):
     retriever: str
     check: str
-    """``echo`` or ``connect``."""
+    """``echo``, ``connect`` or ``hybrid judge``."""
     failed: float
-    """Share of questions whose gold answer the check fails."""
+    """Share of questions whose gold answer the check fails; for ``hybrid judge``, the share
+    whose answer ``verify="hybrid"`` sends to the judge."""
     questions: int
+    evidence: str = "present"
+    """``present`` (the gold paragraphs read) or ``masked`` (only the top ``k`` others)."""
 
 
 def run_answer_checks(data: Path, retriever: Retriever, k: int = 4, limit: int | None = None,
@@ -110,14 +121,19 @@ def run_answer_checks(data: Path, retriever: Retriever, k: int = 4, limit: int |
     wanted = {i for q in questions for i in q.gold}
     gold = {p.id: p for p in load_corpus(sandbox_corpus(data)) if p.id in wanted}
     found = asyncio.run(_search(retriever, [q.question for q in questions], k, [set(q.gold) for q in questions]))
-    echo = connect = 0
+    echo = connect = judged = judged_masked = 0
     for q, top in zip(questions, found, strict=True):
         read = [gold[i] for i in q.gold if i in gold] + top
         echo += echoes_question(q.question, q.answer)
         connect += bool(unconnected_names(q.question, q.answer, read))
-    n = max(len(questions), 1)
-    return [AnswerCheckRow(retriever=name, check="echo", failed=echo / n, questions=len(questions)),
-            AnswerCheckRow(retriever=name, check="connect", failed=connect / n, questions=len(questions))]
+        judged += bool(unpaged_names(q.question, read))
+        judged_masked += bool(unpaged_names(q.question, top))
+    n, count = max(len(questions), 1), len(questions)
+    return [AnswerCheckRow(retriever=name, check="echo", failed=echo / n, questions=count),
+            AnswerCheckRow(retriever=name, check="connect", failed=connect / n, questions=count),
+            AnswerCheckRow(retriever=name, check="hybrid judge", failed=judged / n, questions=count),
+            AnswerCheckRow(retriever=name, check="hybrid judge", failed=judged_masked / n, questions=count,
+                           evidence="masked")]
 
 
 def format_coverage_markdown(rows: list[CoverageRow], checks: list[AnswerCheckRow] | None = None) -> str:
@@ -143,9 +159,11 @@ def format_coverage_markdown(rows: list[CoverageRow], checks: list[AnswerCheckRo
         lines += ["", ("Checks on the draft, against right answers: the gold answer as the draft, the gold "
                        "paragraphs and the question's top 4 read. failed: the share of questions whose right "
                        "answer the check would refuse (echo: the answer only repeats the question's one name; "
-                       "connect, opt-in: a name no passage near the answer mentions)."), "",
-                  "| retriever | check | failed |", "|---|---|---:|"]
-        lines += [f"| {c.retriever} | {c.check} | {c.failed:.3f} |" for c in checks]
+                       "connect, opt-in: a name no passage near the answer mentions). hybrid judge: the share "
+                       "whose answer `verify=hybrid` (the default) sends to the judge, because a name the "
+                       "question uses is no page read; masked: the gold paragraphs hidden, only the top 4 read."),
+                  "", "| retriever | check | evidence | failed |", "|---|---|---|---:|"]
+        lines += [f"| {c.retriever} | {c.check} | {c.evidence} | {c.failed:.3f} |" for c in checks]
     return "\n".join(lines) + "\n"
 
 

@@ -35,8 +35,14 @@ def test_the_check_separates_masked_from_present_evidence(shared_data: Path, bm2
 
 
 def test_the_checks_on_a_draft_rarely_refuse_a_right_answer(shared_data: Path, bm25: BM25Retriever) -> None:
-    checks = {c.check: c for c in run_answer_checks(shared_data, bm25, limit=300)}
-    assert set(checks) == {"echo", "connect"} and checks["echo"].questions == 300
-    assert checks["echo"].failed < 0.03  # few right answers are the question's only name
-    assert 0 < checks["connect"].failed < 0.15  # nearness costs more: why it is opt-in
-    assert "| BM25 | connect |" in format_coverage_markdown([], list(checks.values()))
+    rows = run_answer_checks(shared_data, bm25, limit=300)
+    checks = {(c.check, c.evidence): c for c in rows}
+    assert set(checks) == {("echo", "present"), ("connect", "present"), ("hybrid judge", "present"),
+                           ("hybrid judge", "masked")}
+    assert checks["echo", "present"].questions == 300
+    assert checks["echo", "present"].failed < 0.03  # few right answers are the question's only name
+    assert 0 < checks["connect", "present"].failed < 0.15  # nearness costs more: why it is opt-in
+    # hybrid verification asks the judge about far fewer answers with the evidence read than without
+    present, masked = checks["hybrid judge", "present"].failed, checks["hybrid judge", "masked"].failed
+    assert 0 < present < 0.6 and masked > 0.8 and masked > 1.5 * present
+    assert "| BM25 | connect | present |" in format_coverage_markdown([], rows)
