@@ -139,6 +139,75 @@ def draft_documents(read: list[Passage], ledger: EvidenceLedger, limit: int) -> 
     return [p for p in read if p.id in keep]
 
 
+class DraftChecks(StrictModel):
+    """The model-free checks on a draft: everything verification decides besides the judge.
+
+    :meth:`EvidenceAgent.verify` asks the judge when :meth:`needs_judge` says so, and
+    :mod:`sleuth.evals.replay_verify` re-runs these checks on recorded traces with the
+    judge's recorded verdicts."""
+
+    answer: str
+    empty: str = ""
+    """Why a non-answer ("unknown", "") is no answer; "" for a real draft."""
+    missing: list[str] = Field(default_factory=list)
+    echo: bool = False
+    unlinked: list[str] = Field(default_factory=list)
+    found: bool | None = None
+    unpaged: list[str] = Field(default_factory=list)
+
+    def needs_judge(self, mode: str) -> bool:
+        """Skip the judge when a name check or the non-answer check has failed the draft,
+        when the cheap check decides alone (string mode; hybrid mode when every name the
+        question uses has a page read), or when it has already failed an answer that needs
+        both."""
+        if self.empty or self.echo or self.missing or self.unlinked:
+            return False
+        if mode == "string":
+            return self.found is None
+        if mode == "hybrid":
+            return self.found is None or (self.found and bool(self.unpaged))
+        return not (mode == "both" and self.found is False)
+
+    def verification(self, mode: str, judge: Judgement) -> Verification:
+        """The verdict under ``mode`` with the judge's answer (``"skipped"`` when not asked)."""
+        names = f"; question names no passage read mentions: {', '.join(map(repr, self.missing))}" \
+            if self.missing else ""
+        if self.empty:
+            return Verification(answer=self.answer, judge="skipped", string_check=None, supported=False,
+                                reason=self.empty + names, missing=self.missing)
+        if self.echo:
+            return Verification(answer=self.answer, judge="skipped", string_check=None, supported=False,
+                                reason="the answer only repeats the name the question gives")
+        supported = combine(mode, judge, self.found, bool(self.unpaged)) and not self.missing and not self.unlinked
+        far = f"; no passage near the answer mentions: {', '.join(map(repr, self.unlinked))}" if self.unlinked else ""
+        second_hand = (f"; judge asked: no page read is named {', '.join(map(repr, self.unpaged))}"
+                       if self.unpaged and not self.missing and not self.unlinked else "")
+        found = self.found
+        reason = (f"judge: {judge}; answer string "
+                  f"{'n/a (yes/no)' if found is None else 'found' if found else 'not found'} in cited passages"
+                  f"{names}{far}{second_hand}")
+        return Verification(answer=self.answer, judge=judge, string_check=found, supported=supported,
+                            reason=reason, missing=self.missing, unlinked=self.unlinked, unpaged=self.unpaged)
+
+
+def check_draft(question: str, answer: str, ledger: EvidenceLedger, context: list[Passage],
+                titled: list[Passage], opts: EvidenceLoopOptions) -> DraftChecks:
+    """Run the model-free checks on ``answer``. ``context``: passages found by searching for the
+    question (they cover a name anywhere in their text); ``titled``: pages a search for a bare
+    name kept (they cover it by their title only)."""
+    missing = uncovered_names(question, context, titled) if opts.coverage else []
+    if is_non_answer(answer):
+        why = "no evidence gathered yet" if not ledger.claims else "the facts do not give an answer"
+        return DraftChecks(answer=answer, empty=why, missing=missing)
+    if opts.coverage and not missing and echoes_question(question, answer):
+        return DraftChecks(answer=answer, echo=True)
+    unlinked = unconnected_names(question, answer, context, titled) if opts.coverage and opts.connect \
+        and not missing else []
+    found = string_check(answer, ledger)
+    unpaged = unpaged_names(question, [*context, *titled]) if opts.verify == "hybrid" and found else []
+    return DraftChecks(answer=answer, missing=missing, unlinked=unlinked, found=found, unpaged=unpaged)
+
+
 class EvidenceAgent:
     def __init__(self, recorder: StepRecorder, options: EvidenceLoopOptions) -> None:
         self.recorder = recorder
@@ -198,49 +267,14 @@ class EvidenceAgent:
         uses in ``read``: in the text of the passages in ``context_ids`` (found by searching for
         the question; all of ``read`` when ``None``), in the titles of the others (found by
         searching for a bare name)."""
-        missing: list[str] = []
         context = [p for p in read if context_ids is None or p.id in context_ids]
         titled = [p for p in read if context_ids is not None and p.id not in context_ids]
-        if self.opts.coverage:
-            missing = uncovered_names(self.question(question), context, titled)
-        names = f"; question names no passage read mentions: {', '.join(map(repr, missing))}" if missing else ""
-        if is_non_answer(answer):
-            why = "no evidence gathered yet" if not ledger.claims else "the facts do not give an answer"
-            return Verification(answer=answer, judge="skipped", string_check=None, supported=False,
-                                reason=why + names, missing=missing), []
-        if self.opts.coverage and not missing and echoes_question(self.question(question), answer):
-            return Verification(answer=answer, judge="skipped", string_check=None, supported=False,
-                                reason="the answer only repeats the name the question gives"), []
-        unlinked: list[str] = []
-        if self.opts.coverage and self.opts.connect and not missing:
-            unlinked = unconnected_names(self.question(question), answer, context, titled)
-        found = string_check(answer, ledger)
-        unpaged: list[str] = []
-        if self.opts.verify == "hybrid" and found:
-            unpaged = unpaged_names(self.question(question), read)
+        checks = check_draft(self.question(question), answer, ledger, context, titled, self.opts)
         events: list[TraceEvent] = []
         judge: Judgement = "skipped"
-        if not missing and not unlinked and self._needs_judge(found, unpaged):  # a name check failed: skip the judge
+        if checks.needs_judge(self.opts.verify):
             judge, events = await self._judge(question, ledger, answer, usage)
-        supported = combine(self.opts.verify, judge, found, bool(unpaged)) and not missing and not unlinked
-        far = f"; no passage near the answer mentions: {', '.join(map(repr, unlinked))}" if unlinked else ""
-        second_hand = (f"; judge asked: no page read is named {', '.join(map(repr, unpaged))}"
-                       if unpaged and not missing and not unlinked else "")
-        reason = (f"judge: {judge}; answer string "
-                  f"{'n/a (yes/no)' if found is None else 'found' if found else 'not found'} in cited passages"
-                  f"{names}{far}{second_hand}")
-        return Verification(answer=answer, judge=judge, string_check=found, supported=supported,
-                            reason=reason, missing=missing, unlinked=unlinked, unpaged=unpaged), events
-
-    def _needs_judge(self, found: bool | None, unpaged: list[str]) -> bool:
-        """Skip the judge when the cheap check decides alone (string mode; hybrid mode when
-        every name the question uses has a page read), or has already failed an answer that
-        needs both."""
-        if self.opts.verify == "string":
-            return found is None
-        if self.opts.verify == "hybrid":
-            return found is None or (found and bool(unpaged))
-        return not (self.opts.verify == "both" and found is False)
+        return checks.verification(self.opts.verify, judge), events
 
     def judge_request(self, question: str, facts: str, answer: str) -> GenerationRequest:
         """The judge's request: does ``facts`` show that ``answer`` answers ``question``?"""
@@ -283,4 +317,5 @@ class EvidenceAgent:
         return query, events
 
 
-__all__ = ["EvidenceAgent", "EvidenceLoopOptions", "Verification", "combine", "draft_documents", "read_judgement"]
+__all__ = ["DraftChecks", "EvidenceAgent", "EvidenceLoopOptions", "Verification", "check_draft", "combine",
+           "draft_documents", "read_judgement"]

@@ -1,5 +1,6 @@
-"""``sleuth eval run|report|list|calibrate-judge|tune-gate``: resumable evaluation runs,
-their reports, calibration of EvidenceLoop's judge and offline tuning of the gate."""
+"""``sleuth eval run|report|list|calibrate-judge|tune-gate|replay-verify``: resumable
+evaluation runs, their reports, calibration of EvidenceLoop's judge, offline tuning of the
+gate and offline re-scoring of EvidenceLoop's verification."""
 
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ def register(subparsers: Any) -> None:
     listing.set_defaults(func=_list)
     _add_calibrate(sub)
     _add_tune_gate(sub)
+    _add_replay_verify(sub)
 
 
 def _add_run(sub: Any) -> None:
@@ -112,6 +114,60 @@ CALIBRATE_EXAMPLE = """example:
 Writes OUT/cases.jsonl (resumable), OUT/scores.jsonl and OUT/thresholds.json, and prints how
 many correct and wrong answers each judge_min_p_yes accepts. Use a tuning split, never the
 questions you report."""
+
+
+REPLAY_EXAMPLE = """example:
+  sleuth eval replay-verify runs/el-masked runs/el --verify hybrid --verify string --verify both
+
+Walks each recorded evidence-loop trace and re-runs the model-free checks with today's code,
+reusing the judge verdicts the run recorded; no model is loaded. truncated: the setting
+rejects an answer the run accepted, where a real run would have searched again (counted as an
+abstention); undecided: the setting needs a judge verdict the run never asked for."""
+
+
+def _add_replay_verify(sub: Any) -> None:
+    rep = sub.add_parser(
+        "replay-verify", help="re-score evidence-loop runs under other verify settings, without a model",
+        description="What would evidence-loop have answered with another verify setting? Replays "
+        "recorded traces (see sleuth.evals.replay_verify).",
+        epilog=REPLAY_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rep.add_argument("runs", nargs="+", type=Path, help="evidence-loop run directories")
+    rep.add_argument("--verify", action="append", choices=["hybrid", "both", "judge", "string", "either"],
+                     help="setting to replay (repeatable; default: hybrid, both and string)")
+    rep.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                     help="override another option of the run, e.g. connect=true")
+    rep.add_argument("--sandbox", default=None, help="sandbox directory (default: the one each run used)")
+    rep.add_argument("--json", action="store_true", help="print every replayed row as JSON lines")
+    rep.set_defaults(func=_replay_verify)
+
+
+def _replay_verify(args: argparse.Namespace) -> int:
+    from sleuth.evals.replay_verify import format_summaries, replay_run, summarize
+    from sleuth.evals.rundir import read_manifest
+    from sleuth.sandboxes.sandbox import Sandbox
+
+    options = parse_options(args.option)
+    opened: dict[str, Sandbox] = {}
+    summaries = []
+    try:
+        for run in args.runs:
+            where = args.sandbox or read_manifest(run).config.sandbox
+            if where is None:
+                raise ConfigError(f"{run} records no sandbox to read its passages from.", hint="pass --sandbox DIR")
+            sandbox = opened.get(where) or opened.setdefault(where, Sandbox.load(where))
+            for mode in args.verify or ["hybrid", "both", "string"]:
+                rows = replay_run(run, mode, sandbox.pages.get, options)
+                if args.json:
+                    for row in rows:
+                        print(json.dumps({"run": str(run), "verify": mode, **row.model_dump()}))
+                summaries += [s.model_copy(update={"verify": f"{mode} ({run.name})"}) for s in summarize(rows, mode)]
+    finally:
+        for sandbox in opened.values():
+            sandbox.pages.close()
+    if not args.json:
+        print(format_summaries(summaries), end="")
+    return 0
 
 
 def _add_calibrate(sub: Any) -> None:

@@ -1,0 +1,168 @@
+"""Re-score recorded EvidenceLoop runs under another ``verify`` setting, without a model.
+
+An EvidenceLoop trace records each search's passage ids, each evidence note's claims with the
+passage ids behind them, and each verification with the judge's verdict. That is enough to
+ask what another way of combining the checks would have answered. Walk the trace. At each
+verification, re-run the model-free checks (:func:`sleuth.agents.evidence_steps.check_draft`:
+the names, the echo, the answer string in the cited passages) with the code as it is now
+and the passages read by then. Reuse the judge's recorded verdict, and stop at the first
+draft the setting accepts.
+
+With greedy decoding, a run under another setting takes the recorded path up to the first
+verification where the two settings disagree, so a replay that accepts there is exact. Two
+cases are not:
+
+- ``truncated``: the replay rejects a draft the recorded run accepted. A real run would have
+  searched again, but the trace ends there. The row counts as an abstention.
+- ``undecided``: the setting needs the judge on a draft the recorded run never asked it
+  about. The draft counts as rejected.
+
+Report both counts with any replayed number (:class:`ReplaySummary` does).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+from sleuth.agents.evidence_steps import EvidenceLoopOptions, Judgement, check_draft
+from sleuth.agents.ledger import Claim, EvidenceLedger, EvidenceNote
+from sleuth.errors import ConfigError
+from sleuth.evals.metrics import exact_match, f1_score
+from sleuth.evals.rundir import latest_rows, read_manifest
+from sleuth.types import Passage, StrictModel
+
+VerifyMode = Literal["hybrid", "both", "judge", "string", "either"]
+PageLookup = Callable[[str], Passage | None]
+
+
+class ReplayRow(StrictModel):
+    id: str
+    masked: bool
+    recorded: str | None
+    """The recorded answer; ``None`` when the run abstained (or failed)."""
+    replayed: str | None
+    """The first draft the setting accepts; ``None``: abstained."""
+    em: float
+    f1: float
+    recorded_f1: float
+    truncated: bool = False
+    undecided: bool = False
+
+
+class ReplaySummary(StrictModel):
+    verify: str
+    masked: bool
+    questions: int
+    abstained: float
+    em: float
+    f1: float
+    changed: int
+    """Questions whose answer (or abstention) differs from the recorded one."""
+    truncated: int
+    undecided: int
+
+
+def _judge_of(data: dict[str, Any]) -> Judgement | None:
+    judge = data.get("judge")
+    return judge if judge in ("yes", "no", "unclear") else None  # "skipped": never asked
+
+
+def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLookup) -> ReplayRow:
+    question, gold = str(row["question"]), [str(g) for g in row.get("gold") or []]
+    recorded = None if row.get("abstained") or row.get("error") else str(row.get("prediction") or "")
+    context: list[Passage] = []
+    titled: list[Passage] = []
+    seen: set[str] = set()
+    hits: list[Passage] = []
+    ledger = EvidenceLedger()
+    name_search = undecided = False
+    replayed: str | None = None
+    for event in row.get("trace") or []:
+        kind, data = event.get("type"), event.get("data") or {}
+        if kind == "note" and event.get("kind") == "plan":
+            name_search = bool(data.get("name_search"))
+        elif kind == "information":
+            hits = [p for i in event.get("ids") or [] if (p := pages(str(i))) is not None]
+            for passage in hits:
+                if passage.id not in seen:
+                    seen.add(passage.id)
+                    (titled if name_search else context).append(passage)
+            name_search = False
+        elif kind == "note" and event.get("kind") == "evidence_note":
+            claims = [Claim.model_validate(c) for c in data.get("claims") or []]
+            ledger.add(EvidenceNote(hop=int(data.get("hop") or 0), text=str(event.get("text") or ""),
+                                    claims=claims), hits)
+        elif kind == "note" and event.get("kind") == "verification":
+            answer = str(data.get("answer") or "")
+            checks = check_draft(question, answer, ledger, context, titled, options)
+            judge: Judgement = "skipped"
+            if checks.needs_judge(options.verify):
+                recorded_judge = _judge_of(data)
+                if recorded_judge is None:
+                    undecided = True
+                    continue
+                judge = recorded_judge
+            if checks.verification(options.verify, judge).supported:
+                replayed = answer
+                break
+    truncated = replayed is None and recorded is not None
+    return ReplayRow(
+        id=str(row["id"]), masked=bool(row.get("masked")), recorded=recorded, replayed=replayed,
+        em=exact_match(replayed, gold) if replayed is not None else 0.0,
+        f1=f1_score(replayed, gold) if replayed is not None else 0.0,
+        recorded_f1=f1_score(recorded, gold) if recorded is not None else 0.0,
+        truncated=truncated, undecided=undecided and replayed is None,
+    )
+
+
+def replay_rows(rows: Iterable[dict[str, Any]], options: EvidenceLoopOptions, pages: PageLookup) -> list[ReplayRow]:
+    """Replay each result row (the latest per question) under ``options``."""
+    return [_replay_row(row, options, pages) for row in latest_rows(list(rows))]
+
+
+def replay_run(run_dir: Path, verify: VerifyMode, pages: PageLookup,
+               options: dict[str, Any] | None = None) -> list[ReplayRow]:
+    """Replay an evidence-loop run directory under ``verify``; the run's other options
+    (``coverage``, ``connect``) are kept unless ``options`` overrides them."""
+    manifest = read_manifest(run_dir)
+    if manifest.config.method != "evidence-loop":
+        raise ConfigError(f"{run_dir} is a {manifest.config.method} run; only evidence-loop runs can be replayed.",
+                          hint="pass a run made with --method evidence-loop")
+    settings = {**manifest.config.options, **(options or {}), "verify": verify}
+    settings.pop("gate", None)
+    opts = EvidenceLoopOptions.model_validate(settings)
+    with (run_dir / "results.jsonl").open(encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    return replay_rows(rows, opts, pages)
+
+
+def summarize(rows: list[ReplayRow], verify: str) -> list[ReplaySummary]:
+    """One summary for the answerable rows and one for the masked, where there are any."""
+    out: list[ReplaySummary] = []
+    for masked in (False, True):
+        part = [r for r in rows if r.masked is masked]
+        if not part:
+            continue
+        n = len(part)
+        out.append(ReplaySummary(
+            verify=verify, masked=masked, questions=n,
+            abstained=sum(r.replayed is None for r in part) / n,
+            em=100 * sum(r.em for r in part) / n, f1=100 * sum(r.f1 for r in part) / n,
+            changed=sum(r.replayed != r.recorded for r in part),
+            truncated=sum(r.truncated for r in part), undecided=sum(r.undecided for r in part),
+        ))
+    return out
+
+
+def format_summaries(summaries: list[ReplaySummary]) -> str:
+    lines = ["| verify | evidence | questions | EM | F1 | abstained | changed | truncated | undecided |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {s.verify} | {'masked' if s.masked else 'present'} | {s.questions} | {s.em:.1f} | {s.f1:.1f} "
+              f"| {100 * s.abstained:.0f} % | {s.changed} | {s.truncated} | {s.undecided} |" for s in summaries]
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["ReplayRow", "ReplaySummary", "VerifyMode", "format_summaries", "replay_rows", "replay_run", "summarize"]

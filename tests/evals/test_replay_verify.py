@@ -1,0 +1,122 @@
+"""Replaying EvidenceLoop runs under another verify setting: a run replayed under its own
+setting answers exactly as it did, and other settings stop where their checks say."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from sleuth.agents.evidence_steps import EvidenceLoopOptions
+from sleuth.cli import main
+from sleuth.engines.base import GenerationRequest
+from sleuth.engines.scripted import ScriptedEngine
+from sleuth.evals.replay_verify import format_summaries, replay_rows, replay_run, summarize
+from sleuth.evals.rundir import EngineConfig, RunConfig
+from sleuth.evals.runner import run_eval
+from sleuth.graphs.registry import ask
+from sleuth.sandboxes import Sandbox
+from sleuth.types import Passage, SearchHit
+
+_DOC = re.compile(r"Doc (\d+) \(Title: ([^)]*(?:\([^)]*\))?[^)]*)\) ([^\n]*)")
+
+
+def _responder() -> tuple[ScriptedEngine, list[str]]:
+    """Notes restate each shown document's first sentence; the draft is the first document's
+    title; the judge says no to each question's first draft and yes afterwards."""
+    judged: list[str] = []
+
+    def respond(request: GenerationRequest) -> str:
+        start = request.messages[-1].content  # type: ignore[index]
+        prompt = request.messages[1].content.split("Now the real question.")[-1]  # type: ignore[index]
+        docs = _DOC.findall(prompt)
+        question = prompt.rsplit("Question:", 1)[-1].strip().splitlines()[0] if "Question:" in prompt else ""
+        if start.startswith("Key facts"):
+            return "".join(f" [Doc {n}] {text.split('. ')[0]}.\n-" for n, _, text in docs[:2]).rstrip("-")
+        if start == "Answer:":
+            return f" {docs[0][1]}" if docs else " unknown"
+        if start == "Supported:":
+            first = question not in judged
+            judged.append(question)
+            return " no" if first else " yes"
+        return " more about it"
+
+    return ScriptedEngine(responder=respond), judged
+
+
+class _Shelf:
+    def __init__(self, passages: list[Passage]) -> None:
+        self.passages = passages
+
+    async def search(self, queries: list[str], k: int = 5) -> list[list[SearchHit]]:
+        return [[SearchHit(passage=p, score=1.0 - i / 10, rank=i) for i, p in enumerate(self.passages[:k])]
+                for _ in queries]
+
+
+def _row(question: str, gold: str, answer: object) -> dict[str, object]:
+    return {"id": question, "question": question, "gold": [gold], "masked": False,
+            "prediction": answer.text, "abstained": answer.abstained,  # type: ignore[attr-defined]
+            "trace": [json.loads(e.model_dump_json()) for e in answer.trace]}  # type: ignore[attr-defined]
+
+
+async def test_each_setting_stops_at_the_first_draft_it_accepts() -> None:
+    inception = Passage(id="p1", title="Inception", text="Inception is a 2010 film directed by Christopher Nolan.")
+    nolan = Passage(id="p2", title="Christopher Nolan", text="Christopher Nolan was born in London.")
+    pages = {p.id: p for p in (inception, nolan)}
+    question = "Where was the director of Inception born?"
+    note = " [Doc 1] Inception is a 2010 film directed by Christopher Nolan.\n- [Doc 2] Christopher Nolan was born in London."
+    replies = {"Key facts:\n-": [note],
+               "Answer:": [" Christopher Nolan", " London"], "Supported:": [" no", " yes"],
+               "Next search query:": [" Christopher Nolan birthplace"]}
+
+    def respond(request: GenerationRequest) -> str:
+        queue = replies[request.messages[-1].content]  # type: ignore[index]
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    # recorded with the judge: "Christopher Nolan" is in a cited passage but judged no; "London" yes
+    answer = await ask(question, engine=ScriptedEngine(responder=respond), retriever=_Shelf([inception, nolan]),
+                       method="evidence-loop", options={"verify": "both", "top_k": 2, "max_searches": 3})
+    assert answer.text == "London"
+    row = _row(question, "London", answer)
+
+    def replay(mode: str) -> tuple[str | None, bool, bool]:
+        out = replay_rows([row], EvidenceLoopOptions(verify=mode), pages.get)[0]  # type: ignore[arg-type]
+        return out.replayed, out.truncated, out.undecided
+
+    assert replay("both") == ("London", False, False)  # its own setting: the same answer
+    assert replay("judge") == ("London", False, False)
+    # the string check alone accepts the first draft, as does hybrid: "Inception" is a page read
+    assert replay("string") == ("Christopher Nolan", False, False)
+    assert replay("hybrid") == ("Christopher Nolan", False, False)
+    row_string = {**row, "trace": [e for e in row["trace"] if e.get("kind") != "verification"  # type: ignore[attr-defined]
+                                   or e["data"]["answer"] != "London"]}
+    cut = replay_rows([row_string], EvidenceLoopOptions(verify="both"), pages.get)[0]
+    assert cut.replayed is None and cut.truncated  # the recorded run answered; the trace ends first
+
+
+def test_a_run_replayed_under_its_own_setting_answers_as_it_did(eval_sandbox_dir: Path, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    engine, judged = _responder()
+    config = RunConfig(dataset="hotpotqa-sandbox", method="evidence-loop", limit=4, sandbox=str(eval_sandbox_dir),
+                       engine=EngineConfig(kind="scripted"), options={"verify": "both", "max_searches": 2})
+    asyncio.run(run_eval(config, out, engine=engine, progress=False))
+    assert judged  # the judge was asked, and said no to each first draft
+    sandbox = Sandbox.load(eval_sandbox_dir)
+    try:
+        same = replay_run(out, "both", sandbox.pages.get)
+        string = replay_run(out, "string", sandbox.pages.get)
+    finally:
+        sandbox.pages.close()
+    assert len(same) == 4 and any(r.recorded for r in same)
+    assert all(r.replayed == r.recorded and not r.truncated and not r.undecided for r in same)
+    assert len(string) == 4 and not any(r.undecided for r in string)  # string mode needs no new verdicts
+    table = format_summaries(summarize(same, "both"))
+    assert "| both | present | 4 |" in table and table.rstrip().endswith("| 0 | 0 | 0 |")
+
+    assert main(["eval", "replay-verify", str(out), "--verify", "both", "--verify", "string"]) == 0
+    printed = capsys.readouterr().out
+    assert "| both (run) | present | 4 |" in printed and "| string (run) | present | 4 |" in printed
