@@ -250,7 +250,7 @@ def unpaged_names(question: str, passages: Iterable[Passage]) -> list[str]:
     if not names:
         return []
     shown = list(passages)
-    texts, titles = [f" {fold(p.title)} " for p in shown], title_keys(shown)
+    texts, titles = _texts([], shown), title_keys(shown)  # every passage counts by its title only
     return [" ".join(n) for n in names if not is_covered(n, texts, titles)]
 
 

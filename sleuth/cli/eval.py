@@ -155,7 +155,9 @@ def _replay_verify(args: argparse.Namespace) -> int:
             where = args.sandbox or read_manifest(run).config.sandbox
             if where is None:
                 raise ConfigError(f"{run} records no sandbox to read its passages from.", hint="pass --sandbox DIR")
-            sandbox = opened.get(where) or opened.setdefault(where, Sandbox.load(where))
+            if where not in opened:
+                opened[where] = Sandbox.load(where)
+            sandbox = opened[where]
             for mode in args.verify or ["hybrid", "both", "string"]:
                 rows = replay_run(run, mode, sandbox.pages.get, options)
                 if args.json:
@@ -164,7 +166,7 @@ def _replay_verify(args: argparse.Namespace) -> int:
                 summaries += [s.model_copy(update={"verify": f"{mode} ({run.name})"}) for s in summarize(rows, mode)]
     finally:
         for sandbox in opened.values():
-            sandbox.pages.close()
+            asyncio.run(sandbox.aclose())
     if not args.json:
         print(format_summaries(summaries), end="")
     return 0
