@@ -17,7 +17,9 @@ lenient where questions and pages name things differently:
   demonyms, "Mexican Alejandro Springall", "George Archainbaud American"), but only by a page
   of that name: "Regional Airport" in some text says nothing about "Aberdeen Regional
   Airport", and "Lieutenant colonel" is not the man;
-- years and numbers at a name's edge are not part of it ("1991 Euromarché").
+- years and numbers at a name's edge are not part of it ("1991 Euromarché");
+- a place is covered by its adjective: "Russia" by "a Russian mathematician", "France" by
+  "French" (:func:`demonyms`).
 
 Questions written in capitals have no names to read; they pass.
 
@@ -148,13 +150,49 @@ def _mentioned(phrase: str, texts: list[str]) -> bool:
     return any(padded in text for text in texts)
 
 
+_DEMONYMS = {
+    "britain": ["british"], "great britain": ["british"], "united kingdom": ["british"],
+    "united states": ["american"], "england": ["english"], "scotland": ["scottish", "scots"],
+    "ireland": ["irish"], "wales": ["welsh"], "france": ["french"], "germany": ["german"],
+    "netherlands": ["dutch"], "holland": ["dutch"], "spain": ["spanish"], "portugal": ["portuguese"],
+    "poland": ["polish"], "sweden": ["swedish"], "denmark": ["danish"], "finland": ["finnish"],
+    "norway": ["norwegian"], "iceland": ["icelandic"], "greece": ["greek"], "switzerland": ["swiss"],
+    "turkey": ["turkish"], "thailand": ["thai"], "philippines": ["filipino", "philippine"],
+    "peru": ["peruvian"], "belgium": ["belgian"], "chile": ["chilean"], "ukraine": ["ukrainian"],
+    "lebanon": ["lebanese"], "soviet union": ["soviet"], "new zealand": ["new zealander"],
+    "china": ["chinese"], "japan": ["japanese"], "vietnam": ["vietnamese"], "taiwan": ["taiwanese"],
+    "malta": ["maltese"], "israel": ["israeli"], "iraq": ["iraqi"], "pakistan": ["pakistani"],
+    "bangladesh": ["bangladeshi"], "kuwait": ["kuwaiti"], "yemen": ["yemeni"], "nepal": ["nepali", "nepalese"],
+    "argentina": ["argentine", "argentinian"], "canada": ["canadian"], "brazil": ["brazilian"],
+    "egypt": ["egyptian"], "iran": ["iranian"], "mexico": ["mexican"], "morocco": ["moroccan"],
+    "italy": ["italian"], "hungary": ["hungarian"], "sicily": ["sicilian"], "texas": ["texan"],
+    "paris": ["parisian"], "cuba": ["cuban"], "asia": ["asian"],
+}
+"""Places and what pages call their people or things ("Were both ... mathematicians from
+Russia?" is answered by pages on "a Russian mathematician"). Names ending in "-a" need no
+entry: "Russia", "Australia", "Korea", "California" take "-n"."""
+
+
+def demonyms(name: tuple[str, ...]) -> list[str]:
+    """The folded adjectives of a place name: :data:`_DEMONYMS`, else "-a" + "n" for a name
+    of one or two words whose last word has five letters or more ("South Korea" → "south
+    korean"). Empty for anything else: "Bria" is not "Brian"."""
+    key = fold(" ".join(name))
+    if key in _DEMONYMS:
+        return _DEMONYMS[key]
+    words = key.split()
+    if 1 <= len(words) <= 2 and len(words[-1]) >= 5 and words[-1].endswith("a"):
+        return [f"{key}n"]
+    return []
+
+
 def is_covered(name: tuple[str, ...], texts: list[str], titles: Collection[str] | None = None) -> bool:
     """Whether the folded ``texts`` (each padded with spaces) mention ``name`` (see the module
     docstring for the leniency). With ``titles`` (folded page names, see :func:`title_keys`), a
     shortened name counts only when it is one of them: "Regional Airport" is no
     page, and a passage that mentions it is not about "Aberdeen Regional Airport"."""
     phrase = fold(" ".join(name))
-    if not phrase or _mentioned(phrase, texts):
+    if not phrase or _mentioned(phrase, texts) or any(_mentioned(a, texts) for a in demonyms(name)):
         return True
     for i in range(1, len(name) - 1):
         if name[i].casefold() in _SPLIT_AT:
@@ -327,5 +365,5 @@ def _parts(name: tuple[str, ...]) -> list[list[str]]:
     return [trimmed for part in _split(name, ("and",)) if (trimmed := _trim(part))]
 
 
-__all__ = ["CONNECTIVES", "echoes_question", "fold", "is_covered", "missing_query", "names_page", "passage_texts",
-           "question_names", "title_keys", "unconnected_names", "uncovered_names", "unpaged_names"]
+__all__ = ["CONNECTIVES", "demonyms", "echoes_question", "fold", "is_covered", "missing_query", "names_page",
+           "passage_texts", "question_names", "title_keys", "unconnected_names", "uncovered_names", "unpaged_names"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sleuth.agents.coverage import (
+    demonyms,
     echoes_question,
     fold,
     is_covered,
@@ -156,3 +157,20 @@ def test_a_name_known_only_from_mentions_has_no_page() -> None:
         ["Ian Brown and Dee Snider"]
     assert unpaged_names(pair, [_page("Ian Brown"), _page("Dee Snider")]) == []
     assert unpaged_names("who directed the film?", []) == []
+
+
+def test_a_place_is_covered_by_its_adjective() -> None:
+    # "Were both Eugene Dynkin and Vladimir Voevodsky mathematicians from Russia?": the pages
+    # say "a Russian mathematician", and no page is named "Russia"
+    voevodsky = _texts("Vladimir Voevodsky was a Russian mathematician.")
+    assert is_covered(("Russia",), voevodsky)
+    assert uncovered_names("Were both Eugene Dynkin and Vladimir Voevodsky mathematicians from Russia?",
+                           [_page("Eugene Dynkin", "a Soviet and American mathematician"),
+                            _page("Vladimir Voevodsky", "was a Russian mathematician")]) == []
+    assert is_covered(("France",), _texts("a French painter"))
+    assert is_covered(("South", "Korea"), _texts("a South Korean singer"))
+    assert demonyms(("Soviet", "Union")) == ["soviet"]
+    # only places: other names are not covered by a longer word
+    assert not is_covered(("Bria",), _texts("Brian Eno"))
+    assert not is_covered(("Russia",), _texts("a Prussian general"))  # whole words only
+    assert demonyms(("Morris", "Canal")) == []
