@@ -6,7 +6,9 @@ check that the answer string occurs in a passage the ledger cites. ``verify`` sa
 they combine. By default (``"hybrid"``) the string check must pass, and the judge must agree
 too when the string check cannot decide (yes/no answers) or when some name the question uses
 has no page of its own among the passages read, so that the loop knows it only from other
-pages' mentions; ``"both"`` always asks the judge.
+pages' mentions. An answer that is such a name ("Which is a comedy film, A or B?" → "B", with
+no page on B read) is a guess whatever the judge says: the loop searches for its page
+instead. ``"both"`` always asks the judge.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pydantic import Field
 from sleuth.agents.answers import clean_step, extract_answer, first_sentence, is_non_answer
 from sleuth.agents.coverage import (
     echoes_question,
+    fold,
     unconnected_names,
     uncovered_names,
     unpaged_names,
@@ -83,7 +86,8 @@ class Verification(StrictModel):
     supported: bool
     reason: str
     missing: list[str] = Field(default_factory=list)
-    """Search queries for the question's names that no passage read mentions (coverage)."""
+    """Search queries for the question's names that no passage read mentions (coverage), or
+    for the name the answer is when no page on it was read (hybrid)."""
     unlinked: list[str] = Field(default_factory=list)
     """The question's names that passages read mention, but none near the answer (connect)."""
     unpaged: list[str] = Field(default_factory=list)
@@ -154,13 +158,16 @@ class DraftChecks(StrictModel):
     unlinked: list[str] = Field(default_factory=list)
     found: bool | None = None
     unpaged: list[str] = Field(default_factory=list)
+    unpaged_answer: str = ""
+    """With ``verify="hybrid"``: the unpaged name that the answer is ("Don Quixote" for "Which
+    is a comedy film, The Million Dollar Duck or Don Quixote?" when no page on it was read)."""
 
     def needs_judge(self, mode: str) -> bool:
         """Skip the judge when a name check or the non-answer check has failed the draft,
         when the cheap check decides alone (string mode; hybrid mode when every name the
         question uses has a page read), or when it has already failed an answer that needs
         both."""
-        if self.empty or self.echo or self.missing or self.unlinked:
+        if self.empty or self.echo or self.missing or self.unlinked or self.unpaged_answer:
             return False
         if mode == "string":
             return self.found is None
@@ -178,6 +185,11 @@ class DraftChecks(StrictModel):
         if self.echo:
             return Verification(answer=self.answer, judge="skipped", string_check=None, supported=False,
                                 reason="the answer only repeats the name the question gives")
+        if self.unpaged_answer and not self.missing and not self.unlinked:
+            return Verification(answer=self.answer, judge="skipped", string_check=self.found, supported=False,
+                                reason=f"the answer is a name the question gives, and no page read is about it: "
+                                       f"{self.unpaged_answer!r}",
+                                missing=[self.unpaged_answer], unpaged=self.unpaged)
         supported = combine(mode, judge, self.found, bool(self.unpaged)) and not self.missing and not self.unlinked
         far = f"; no passage near the answer mentions: {', '.join(map(repr, self.unlinked))}" if self.unlinked else ""
         second_hand = (f"; judge asked: no page read is named {', '.join(map(repr, self.unpaged))}"
@@ -205,7 +217,9 @@ def check_draft(question: str, answer: str, ledger: EvidenceLedger, context: lis
         and not missing else []
     found = string_check(answer, ledger)
     unpaged = unpaged_names(question, [*context, *titled]) if opts.verify == "hybrid" and found else []
-    return DraftChecks(answer=answer, missing=missing, unlinked=unlinked, found=found, unpaged=unpaged)
+    named = [name for name in unpaged if fold(name) == fold(answer)]
+    return DraftChecks(answer=answer, missing=missing, unlinked=unlinked, found=found, unpaged=unpaged,
+                       unpaged_answer=named[0] if named else "")
 
 
 class EvidenceAgent:

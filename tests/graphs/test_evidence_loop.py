@@ -152,6 +152,28 @@ async def test_hybrid_asks_the_judge_about_a_name_only_mentioned() -> None:
     assert answer.text == "London" and _judged(engine) == 1
 
 
+async def test_hybrid_refuses_an_answer_that_is_a_name_with_no_page_read_and_searches_for_it() -> None:
+    # masked: both options' pages are gone, and a page about someone else mentions them
+    question = "Which is a comedy film, The Million Dollar Duck or Don Quixote?"
+    jones = Passage(id="j1", title="Dean Jones (actor)",
+                    text="Dean Jones starred in The Million Dollar Duck and in a stage Don Quixote.")
+    steps = {"note": [" [Doc 1] Dean Jones starred in The Million Dollar Duck."], "draft": [" Don Quixote"],
+             "judge": [" yes"], "plan": [" comedy film"]}
+    answer, engine, retriever = await _ask(steps, KeywordRetriever([jones]), question=question, max_searches=3)
+    assert answer.abstained and _judged(engine) == 0  # a guess between the options, whatever the judge says
+    check = _notes(answer, "verification")[0]
+    assert check.data["missing"] == ["Don Quixote"] and check.data["string_check"] is True
+    assert "the answer is a name the question gives, and no page read is about it: 'Don Quixote'" in check.text
+    assert retriever.queries[1] == "Don Quixote"  # its page is searched for by name (none here)
+    # with the option's page found, the answer is no longer a guess: the judge decides (the other option
+    # is still unpaged)
+    film = Passage(id="d1", title="Don Quixote (1933 film)", text="Don Quixote is a 1933 comedy film by G. W. Pabst.")
+    answer, engine, retriever = await _ask(steps, KeywordRetriever([jones, film]), question=question,
+                                           max_searches=3, top_k=1)
+    assert answer.text == "Don Quixote" and _judged(engine) == 1
+    assert retriever.queries[:2] == [question, "Don Quixote"]
+
+
 async def test_yes_no_answers_rely_on_the_judge() -> None:
     steps = {"note": [NOTE_HOP2], "draft": [" yes"], "judge": [" yes"], "plan": [" q"]}
     answer, _, _ = await _ask(steps, question="Was the director of Inception born in London?")
