@@ -19,7 +19,9 @@ lenient where questions and pages name things differently:
   Airport", and "Lieutenant colonel" is not the man;
 - years and numbers at a name's edge are not part of it ("1991 Euromarché");
 - a place is covered by its adjective: "Russia" by "a Russian mathematician", "France" by
-  "French" (:func:`demonyms`).
+  "French" (:func:`demonyms`);
+- a middle initial stands for a name it begins: "Robert C Seger" is covered by "Robert Clark
+  Seger".
 
 Questions written in capitals have no names to read; they pass.
 
@@ -186,6 +188,17 @@ def demonyms(name: tuple[str, ...]) -> list[str]:
     return []
 
 
+def _initials_pattern(phrase: str) -> re.Pattern[str] | None:
+    """For a folded name with a one-letter word between others ("robert c seger"): a pattern
+    in which that letter stands for any word it begins ("robert clark seger")."""
+    words = phrase.split()
+    if len(words) < 3 or not any(len(w) == 1 and w.isalpha() for w in words[1:-1]):
+        return None
+    parts = [f"{w}\\w*" if len(w) == 1 and w.isalpha() and 0 < i < len(words) - 1 else re.escape(w)
+             for i, w in enumerate(words)]
+    return re.compile(" " + " ".join(parts) + " ")
+
+
 def is_covered(name: tuple[str, ...], texts: list[str], titles: Collection[str] | None = None) -> bool:
     """Whether the folded ``texts`` (each padded with spaces) mention ``name`` (see the module
     docstring for the leniency). With ``titles`` (folded page names, see :func:`title_keys`), a
@@ -193,6 +206,9 @@ def is_covered(name: tuple[str, ...], texts: list[str], titles: Collection[str] 
     page, and a passage that mentions it is not about "Aberdeen Regional Airport"."""
     phrase = fold(" ".join(name))
     if not phrase or _mentioned(phrase, texts) or any(_mentioned(a, texts) for a in demonyms(name)):
+        return True
+    initials = _initials_pattern(phrase)
+    if initials is not None and any(initials.search(text) for text in texts):
         return True
     for i in range(1, len(name) - 1):
         if name[i].casefold() in _SPLIT_AT:

@@ -174,3 +174,12 @@ def test_a_place_is_covered_by_its_adjective() -> None:
     assert not is_covered(("Bria",), _texts("Brian Eno"))
     assert not is_covered(("Russia",), _texts("a Prussian general"))  # whole words only
     assert demonyms(("Morris", "Canal")) == []
+
+
+def test_a_middle_initial_stands_for_the_name_it_begins() -> None:
+    # "... a Rock singer Robert C Seger born may 6 1945": his page says "Robert Clark Seger"
+    seger = _texts("Robert Clark Seger (born May 6, 1945) is an American singer-songwriter.")
+    assert is_covered(("Robert", "C", "Seger"), seger)
+    assert is_covered(("Robert", "C.", "Seger"), seger)
+    assert not is_covered(("Robert", "D", "Seger"), seger)  # the letter must begin the word
+    assert not is_covered(("Robert", "C", "Seger"), _texts("Robert Seger"))  # a middle name is needed
