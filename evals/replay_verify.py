@@ -18,11 +18,17 @@ cases are not:
   about. The draft counts as rejected.
 
 Report both counts with any replayed number (:class:`ReplaySummary` does).
+
+A different ``judge_min_p_yes`` re-reads each recorded verdict from the judge's P(yes), which
+the trace shows to two decimals ("[judge] yes (p_yes 0.29)"): a P(yes) within rounding of the
+new threshold is ``undecided``. Verdicts without a P(yes) (engines without log-probabilities
+decide by the greedy word) are kept.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -65,12 +71,28 @@ class ReplaySummary(StrictModel):
     undecided: int
 
 
+_P_YES = re.compile(r"^\[judge\] \w+ \(p_yes ([0-9.]+)\)")
+
+
 def _judge_of(data: dict[str, Any]) -> Judgement | None:
     judge = data.get("judge")
     return judge if judge in ("yes", "no", "unclear") else None  # "skipped": never asked
 
 
-def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLookup) -> ReplayRow:
+def rethreshold(recorded: Judgement | None, p_yes: float | None, threshold: float,
+                recorded_threshold: float) -> Judgement | None:
+    """The judge's verdict at ``threshold``, from the one recorded at ``recorded_threshold``
+    and the P(yes) shown to two decimals; ``None`` when it cannot be told (never asked, or a
+    P(yes) within rounding of the new threshold)."""
+    if recorded is None or p_yes is None or threshold == recorded_threshold:
+        return recorded
+    if abs(p_yes - threshold) < 0.005 + 1e-9:
+        return None
+    return "yes" if p_yes >= threshold else "no"
+
+
+def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLookup,
+                recorded_min_p_yes: float) -> ReplayRow:
     question, gold = str(row["question"]), [str(g) for g in row.get("gold") or []]
     recorded = None if row.get("abstained") or row.get("error") else str(row.get("prediction") or "")
     context: list[Passage] = []
@@ -80,9 +102,12 @@ def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLo
     ledger = EvidenceLedger()
     name_search = undecided = False
     replayed: str | None = None
+    p_yes: float | None = None
     for event in row.get("trace") or []:
         kind, data = event.get("type"), event.get("data") or {}
-        if kind == "note" and event.get("kind") == "plan":
+        if kind == "think" and (shown := _P_YES.match(str(event.get("text") or ""))):
+            p_yes = float(shown.group(1))
+        elif kind == "note" and event.get("kind") == "plan":
             name_search = bool(data.get("name_search"))
         elif kind == "information":
             hits = [p for i in event.get("ids") or [] if (p := pages(str(i))) is not None]
@@ -99,8 +124,9 @@ def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLo
             answer = str(data.get("answer") or "")
             checks = check_draft(question, answer, ledger, context, titled, options)
             judge: Judgement = "skipped"
+            asked, p_yes = p_yes, None
             if checks.needs_judge(options.verify):
-                recorded_judge = _judge_of(data)
+                recorded_judge = rethreshold(_judge_of(data), asked, options.judge_min_p_yes, recorded_min_p_yes)
                 if recorded_judge is None:
                     undecided = True
                     continue
@@ -118,9 +144,13 @@ def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLo
     )
 
 
-def replay_rows(rows: Iterable[dict[str, Any]], options: EvidenceLoopOptions, pages: PageLookup) -> list[ReplayRow]:
-    """Replay each result row (the latest per question) under ``options``."""
-    return [_replay_row(row, options, pages) for row in latest_rows(list(rows))]
+def replay_rows(rows: Iterable[dict[str, Any]], options: EvidenceLoopOptions, pages: PageLookup,
+                recorded_min_p_yes: float | None = None) -> list[ReplayRow]:
+    """Replay each result row (the latest per question) under ``options``.
+    ``recorded_min_p_yes``: the judge threshold the rows were recorded with (by default the
+    one in ``options``: the recorded verdicts stand)."""
+    recorded = options.judge_min_p_yes if recorded_min_p_yes is None else recorded_min_p_yes
+    return [_replay_row(row, options, pages, recorded) for row in latest_rows(list(rows))]
 
 
 def replay_run(run_dir: Path, verify: VerifyMode, pages: PageLookup,
@@ -131,12 +161,12 @@ def replay_run(run_dir: Path, verify: VerifyMode, pages: PageLookup,
     if manifest.config.method != "evidence-loop":
         raise ConfigError(f"{run_dir} is a {manifest.config.method} run; only evidence-loop runs can be replayed.",
                           hint="pass a run made with --method evidence-loop")
-    settings = {**manifest.config.options, **(options or {}), "verify": verify}
-    settings.pop("gate", None)
+    own = {k: v for k, v in manifest.config.options.items() if k != "gate"}
+    settings = {**own, **(options or {}), "verify": verify}
     opts = EvidenceLoopOptions.model_validate(settings)
     with (run_dir / "results.jsonl").open(encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
-    return replay_rows(rows, opts, pages)
+    return replay_rows(rows, opts, pages, EvidenceLoopOptions.model_validate(own).judge_min_p_yes)
 
 
 def summarize(rows: list[ReplayRow], verify: str) -> list[ReplaySummary]:
@@ -165,4 +195,5 @@ def format_summaries(summaries: list[ReplaySummary]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["ReplayRow", "ReplaySummary", "VerifyMode", "format_summaries", "replay_rows", "replay_run", "summarize"]
+__all__ = ["ReplayRow", "ReplaySummary", "VerifyMode", "format_summaries", "replay_rows", "replay_run", "rethreshold",
+           "summarize"]

@@ -14,7 +14,13 @@ from sleuth.agents.evidence_steps import EvidenceLoopOptions
 from sleuth.cli import main
 from sleuth.engines.base import GenerationRequest
 from sleuth.engines.scripted import ScriptedEngine
-from sleuth.evals.replay_verify import format_summaries, replay_rows, replay_run, summarize
+from sleuth.evals.replay_verify import (
+    format_summaries,
+    replay_rows,
+    replay_run,
+    rethreshold,
+    summarize,
+)
 from sleuth.evals.rundir import EngineConfig, RunConfig
 from sleuth.evals.runner import run_eval
 from sleuth.graphs.registry import ask
@@ -95,6 +101,41 @@ async def test_each_setting_stops_at_the_first_draft_it_accepts() -> None:
                                    or e["data"]["answer"] != "London"]}
     cut = replay_rows([row_string], EvidenceLoopOptions(verify="both"), pages.get)[0]
     assert cut.replayed is None and cut.truncated  # the recorded run answered; the trace ends first
+
+
+async def test_another_judge_threshold_rereads_the_recorded_p_yes() -> None:
+    inception = Passage(id="p1", title="Inception", text="Inception is a 2010 film directed by Christopher Nolan.")
+    nolan = Passage(id="p2", title="Christopher Nolan", text="Christopher Nolan was born in London.")
+    pages = {p.id: p for p in (inception, nolan)}
+    question = "Where was the director of Inception born?"
+    note = " [Doc 1] Inception is a 2010 film directed by Christopher Nolan.\n- [Doc 2] Christopher Nolan was born in London."
+    replies = {"Key facts:\n-": [note], "Answer:": [" Christopher Nolan", " London"], "Supported:": [" no", " yes"],
+               "Next search query:": [" Christopher Nolan birthplace"]}
+
+    def respond(request: GenerationRequest) -> str:
+        queue = replies[request.messages[-1].content]  # type: ignore[index]
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    answer = await ask(question, engine=ScriptedEngine(responder=respond), retriever=_Shelf([inception, nolan]),
+                       method="evidence-loop", options={"verify": "both", "top_k": 2, "max_searches": 3})
+    row = _row(question, "London", answer)
+    # as an engine with log-probabilities records them: the first verdict at P(yes) 0.20, the second at 0.40
+    shown = iter(["[judge] no (p_yes 0.20)", "[judge] yes (p_yes 0.40)"])
+    for event in row["trace"]:  # type: ignore[attr-defined]
+        if event["type"] == "think" and event["text"].startswith("[judge]"):
+            event["text"] = next(shown)
+
+    def replay(threshold: float) -> tuple[str | None, bool]:
+        out = replay_rows([row], EvidenceLoopOptions(verify="both", judge_min_p_yes=threshold), pages.get,  # type: ignore[arg-type]
+                          recorded_min_p_yes=0.25)[0]
+        return out.replayed, out.undecided
+
+    assert replay(0.25) == ("London", False)  # the recorded threshold: the recorded verdicts
+    assert replay(0.15) == ("Christopher Nolan", False)  # 0.20 now passes
+    assert replay(0.5) == (None, False)  # 0.40 no longer does
+    assert replay(0.4) == (None, True)  # 0.40 is P(yes) rounded: too close to call
+    assert rethreshold("yes", None, 0.9, 0.25) == "yes"  # no P(yes) recorded: a greedy verdict stands
+    assert rethreshold(None, 0.3, 0.2, 0.25) is None  # never asked
 
 
 def test_a_run_replayed_under_its_own_setting_answers_as_it_did(eval_sandbox_dir: Path, tmp_path: Path,
