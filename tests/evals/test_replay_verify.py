@@ -68,10 +68,14 @@ def _row(question: str, gold: str, answer: object) -> dict[str, object]:
             "trace": [json.loads(e.model_dump_json()) for e in answer.trace]}  # type: ignore[attr-defined]
 
 
-async def test_each_setting_stops_at_the_first_draft_it_accepts() -> None:
-    inception = Passage(id="p1", title="Inception", text="Inception is a 2010 film directed by Christopher Nolan.")
-    nolan = Passage(id="p2", title="Christopher Nolan", text="Christopher Nolan was born in London.")
-    pages = {p.id: p for p in (inception, nolan)}
+_INCEPTION = Passage(id="p1", title="Inception", text="Inception is a 2010 film directed by Christopher Nolan.")
+_NOLAN = Passage(id="p2", title="Christopher Nolan", text="Christopher Nolan was born in London.")
+_PAGES = {p.id: p for p in (_INCEPTION, _NOLAN)}
+
+
+async def _recorded_both_run() -> dict[str, object]:
+    """A verify=both run, recorded: the judge says no to the first draft, "Christopher Nolan"
+    (in a cited passage), and yes to the second, "London"."""
     question = "Where was the director of Inception born?"
     note = " [Doc 1] Inception is a 2010 film directed by Christopher Nolan.\n- [Doc 2] Christopher Nolan was born in London."
     replies = {"Key facts:\n-": [note],
@@ -82,14 +86,17 @@ async def test_each_setting_stops_at_the_first_draft_it_accepts() -> None:
         queue = replies[request.messages[-1].content]  # type: ignore[index]
         return queue.pop(0) if len(queue) > 1 else queue[0]
 
-    # recorded with the judge: "Christopher Nolan" is in a cited passage but judged no; "London" yes
-    answer = await ask(question, engine=ScriptedEngine(responder=respond), retriever=_Shelf([inception, nolan]),
+    answer = await ask(question, engine=ScriptedEngine(responder=respond), retriever=_Shelf([_INCEPTION, _NOLAN]),
                        method="evidence-loop", options={"verify": "both", "top_k": 2, "max_searches": 3})
     assert answer.text == "London"
-    row = _row(question, "London", answer)
+    return _row(question, "London", answer)
+
+
+async def test_each_setting_stops_at_the_first_draft_it_accepts() -> None:
+    row = await _recorded_both_run()
 
     def replay(mode: str) -> tuple[str | None, bool, bool]:
-        out = replay_rows([row], EvidenceLoopOptions(verify=mode), pages.get)[0]  # type: ignore[arg-type]
+        out = replay_rows([row], EvidenceLoopOptions(verify=mode), _PAGES.get)[0]  # type: ignore[arg-type]
         return out.replayed, out.truncated, out.undecided
 
     assert replay("both") == ("London", False, False)  # its own setting: the same answer
@@ -99,26 +106,12 @@ async def test_each_setting_stops_at_the_first_draft_it_accepts() -> None:
     assert replay("hybrid") == ("Christopher Nolan", False, False)
     row_string = {**row, "trace": [e for e in row["trace"] if e.get("kind") != "verification"  # type: ignore[attr-defined]
                                    or e["data"]["answer"] != "London"]}
-    cut = replay_rows([row_string], EvidenceLoopOptions(verify="both"), pages.get)[0]
+    cut = replay_rows([row_string], EvidenceLoopOptions(verify="both"), _PAGES.get)[0]
     assert cut.replayed is None and cut.truncated  # the recorded run answered; the trace ends first
 
 
 async def test_another_judge_threshold_rereads_the_recorded_p_yes() -> None:
-    inception = Passage(id="p1", title="Inception", text="Inception is a 2010 film directed by Christopher Nolan.")
-    nolan = Passage(id="p2", title="Christopher Nolan", text="Christopher Nolan was born in London.")
-    pages = {p.id: p for p in (inception, nolan)}
-    question = "Where was the director of Inception born?"
-    note = " [Doc 1] Inception is a 2010 film directed by Christopher Nolan.\n- [Doc 2] Christopher Nolan was born in London."
-    replies = {"Key facts:\n-": [note], "Answer:": [" Christopher Nolan", " London"], "Supported:": [" no", " yes"],
-               "Next search query:": [" Christopher Nolan birthplace"]}
-
-    def respond(request: GenerationRequest) -> str:
-        queue = replies[request.messages[-1].content]  # type: ignore[index]
-        return queue.pop(0) if len(queue) > 1 else queue[0]
-
-    answer = await ask(question, engine=ScriptedEngine(responder=respond), retriever=_Shelf([inception, nolan]),
-                       method="evidence-loop", options={"verify": "both", "top_k": 2, "max_searches": 3})
-    row = _row(question, "London", answer)
+    row = await _recorded_both_run()
     # as an engine with log-probabilities records them: the first verdict at P(yes) 0.20, the second at 0.40
     shown = iter(["[judge] no (p_yes 0.20)", "[judge] yes (p_yes 0.40)"])
     for event in row["trace"]:  # type: ignore[attr-defined]
@@ -126,7 +119,7 @@ async def test_another_judge_threshold_rereads_the_recorded_p_yes() -> None:
             event["text"] = next(shown)
 
     def replay(threshold: float) -> tuple[str | None, bool]:
-        out = replay_rows([row], EvidenceLoopOptions(verify="both", judge_min_p_yes=threshold), pages.get,  # type: ignore[arg-type]
+        out = replay_rows([row], EvidenceLoopOptions(verify="both", judge_min_p_yes=threshold), _PAGES.get,  # type: ignore[arg-type]
                           recorded_min_p_yes=0.25)[0]
         return out.replayed, out.undecided
 
