@@ -179,7 +179,11 @@ def demonyms(name: tuple[str, ...]) -> list[str]:
     """The folded adjectives of a place name: :data:`_DEMONYMS`, else "-a" + "n" for a name
     of one or two words whose last word has five letters or more ("South Korea" → "south
     korean"). Empty for anything else: "Bria" is not "Brian"."""
-    key = fold(" ".join(name))
+    return _adjectives(fold(" ".join(name)))
+
+
+def _adjectives(key: str) -> list[str]:
+    """:func:`demonyms` of a name already folded."""
     if key in _DEMONYMS:
         return _DEMONYMS[key]
     words = key.split()
@@ -205,7 +209,7 @@ def is_covered(name: tuple[str, ...], texts: list[str], titles: Collection[str] 
     shortened name counts only when it is one of them: "Regional Airport" is no
     page, and a passage that mentions it is not about "Aberdeen Regional Airport"."""
     phrase = fold(" ".join(name))
-    if not phrase or _mentioned(phrase, texts) or any(_mentioned(a, texts) for a in demonyms(name)):
+    if not phrase or _mentioned(phrase, texts) or any(_mentioned(a, texts) for a in _adjectives(phrase)):
         return True
     initials = _initials_pattern(phrase)
     if initials is not None and any(initials.search(text) for text in texts):
