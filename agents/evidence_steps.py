@@ -14,6 +14,7 @@ instead. ``"both"`` always asks the judge.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Collection
 from typing import Literal
 
@@ -132,6 +133,21 @@ def p_yes(response: GenerationResponse) -> float | None:
         return None
     p = math.exp(response.logprobs[0].logprob)
     return p if said == "yes" else 1.0 - p
+
+
+_JUDGE_NOTE = re.compile(r"^\[judge\] \w+ \(p_yes ([0-9.]+)\)")
+
+
+def judge_note(judge: Judgement, prob: float | None) -> str:
+    """The judge's trace line: its verdict, and its P(yes) to two decimals when the engine
+    gave log-probabilities ("[judge] yes (p_yes 0.29)")."""
+    return f"[judge] {judge} (p_yes {prob:.2f})" if prob is not None else f"[judge] {judge}"
+
+
+def noted_p_yes(text: str) -> float | None:
+    """The P(yes) a :func:`judge_note` line shows; ``None`` for other lines or without one."""
+    shown = _JUDGE_NOTE.match(text)
+    return float(shown.group(1)) if shown else None
 
 
 def draft_documents(read: list[Passage], ledger: EvidenceLedger, limit: int) -> list[Passage]:
@@ -304,8 +320,7 @@ class EvidenceAgent:
         prob = p_yes(response)
         if prob is not None:
             judge = "yes" if prob >= self.opts.judge_min_p_yes else "no"
-        shown = f"{judge} (p_yes {prob:.2f})" if prob is not None else judge
-        return judge, [think_event(response, elapsed, text=f"[judge] {shown}")]
+        return judge, [think_event(response, elapsed, text=judge_note(judge, prob))]
 
     async def plan(self, question: str, ledger: EvidenceLedger, tried: list[str],
                    usage: Usage, missing: list[str] | None = None) -> tuple[str, list[TraceEvent]]:
@@ -332,4 +347,4 @@ class EvidenceAgent:
 
 
 __all__ = ["DraftChecks", "EvidenceAgent", "EvidenceLoopOptions", "Verification", "check_draft", "combine",
-           "draft_documents", "read_judgement"]
+           "draft_documents", "judge_note", "noted_p_yes", "read_judgement"]

@@ -28,12 +28,11 @@ decide by the greedy word) are kept.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-from sleuth.agents.evidence_steps import EvidenceLoopOptions, Judgement, check_draft
+from sleuth.agents.evidence_steps import EvidenceLoopOptions, Judgement, check_draft, noted_p_yes
 from sleuth.agents.ledger import Claim, EvidenceLedger, EvidenceNote
 from sleuth.errors import ConfigError
 from sleuth.evals.metrics import exact_match, f1_score
@@ -71,9 +70,6 @@ class ReplaySummary(StrictModel):
     undecided: int
 
 
-_P_YES = re.compile(r"^\[judge\] \w+ \(p_yes ([0-9.]+)\)")
-
-
 def _judge_of(data: dict[str, Any]) -> Judgement | None:
     judge = data.get("judge")
     return judge if judge in ("yes", "no", "unclear") else None  # "skipped": never asked
@@ -105,8 +101,8 @@ def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLo
     p_yes: float | None = None
     for event in row.get("trace") or []:
         kind, data = event.get("type"), event.get("data") or {}
-        if kind == "think" and (shown := _P_YES.match(str(event.get("text") or ""))):
-            p_yes = float(shown.group(1))
+        if kind == "think" and (noted := noted_p_yes(str(event.get("text") or ""))) is not None:
+            p_yes = noted
         elif kind == "note" and event.get("kind") == "plan":
             name_search = bool(data.get("name_search"))
         elif kind == "information":

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sleuth.agents.evidence_steps import EvidenceLoopOptions
+from sleuth.agents.evidence_steps import EvidenceLoopOptions, judge_note, noted_p_yes
 from sleuth.cli import main
 from sleuth.engines.base import GenerationRequest
 from sleuth.engines.scripted import ScriptedEngine
@@ -113,7 +113,7 @@ async def test_each_setting_stops_at_the_first_draft_it_accepts() -> None:
 async def test_another_judge_threshold_rereads_the_recorded_p_yes() -> None:
     row = await _recorded_both_run()
     # as an engine with log-probabilities records them: the first verdict at P(yes) 0.20, the second at 0.40
-    shown = iter(["[judge] no (p_yes 0.20)", "[judge] yes (p_yes 0.40)"])
+    shown = iter([judge_note("no", 0.20), judge_note("yes", 0.40)])
     for event in row["trace"]:  # type: ignore[attr-defined]
         if event["type"] == "think" and event["text"].startswith("[judge]"):
             event["text"] = next(shown)
@@ -127,6 +127,7 @@ async def test_another_judge_threshold_rereads_the_recorded_p_yes() -> None:
     assert replay(0.15) == ("Christopher Nolan", False)  # 0.20 now passes
     assert replay(0.5) == (None, False)  # 0.40 no longer does
     assert replay(0.4) == (None, True)  # 0.40 is P(yes) rounded: too close to call
+    assert noted_p_yes(judge_note("yes", 0.291)) == 0.29 and noted_p_yes(judge_note("yes", None)) is None
     assert rethreshold("yes", None, 0.9, 0.25) == "yes"  # no P(yes) recorded: a greedy verdict stands
     assert rethreshold(None, 0.3, 0.2, 0.25) is None  # never asked
 
