@@ -21,7 +21,8 @@ lenient where questions and pages name things differently:
 - a place is covered by its adjective: "Russia" by "a Russian mathematician", "France" by
   "French" (:func:`demonyms`);
 - a middle initial stands for a name it begins: "Robert C Seger" is covered by "Robert Clark
-  Seger".
+  Seger";
+- a final "s" may be an apostrophe's: "J.B. Scotts" is covered by "J.B. Scott's".
 
 Questions written in capitals have no names to read; they pass.
 
@@ -174,6 +175,8 @@ _DEMONYMS = {
 Russia?" is answered by pages on "a Russian mathematician"). Names ending in "-a" need no
 entry: "Russia", "Australia", "Korea", "California" take "-n"."""
 
+_ALL_DEMONYMS = frozenset(a for adjectives in _DEMONYMS.values() for a in adjectives)
+
 
 def demonyms(name: tuple[str, ...]) -> list[str]:
     """The folded adjectives of a place name: :data:`_DEMONYMS`, else "-a" + "n" for a name
@@ -192,15 +195,29 @@ def _adjectives(key: str) -> list[str]:
     return []
 
 
-def _initials_pattern(phrase: str) -> re.Pattern[str] | None:
-    """For a folded name with a one-letter word between others ("robert c seger"): a pattern
-    in which that letter stands for any word it begins ("robert clark seger")."""
+def _variants_pattern(phrase: str) -> re.Pattern[str] | None:
+    """For a folded name written one way where pages may write it another: a pattern in which
+    a one-letter word between others stands for any word it begins ("robert c seger" matches
+    "robert clark seger"), and a word ending in "s" may have its "s" split off, as folding
+    splits an apostrophe ("j b scotts" matches "J.B. Scott's"). None when no word varies."""
     words = phrase.split()
-    if len(words) < 3 or not any(len(w) == 1 and w.isalpha() for w in words[1:-1]):
+    parts: list[str] = []
+    for i, w in enumerate(words):
+        if len(w) == 1 and w.isalpha() and 0 < i < len(words) - 1:
+            parts.append(f"{w}\\w*")
+        elif len(w) >= 4 and w.endswith("s"):
+            parts.append(f"{re.escape(w[:-1])} ?s")
+        else:
+            parts.append(re.escape(w))
+    if parts == [re.escape(w) for w in words]:
         return None
-    parts = [f"{w}\\w*" if len(w) == 1 and w.isalpha() and 0 < i < len(words) - 1 else re.escape(w)
-             for i, w in enumerate(words)]
     return re.compile(" " + " ".join(parts) + " ")
+
+
+def is_demonym(key: str) -> bool:
+    """Whether a folded name is a place's adjective ("australian", "irish", "south korean"):
+    a description, not a thing that has a page of its own."""
+    return key in _ALL_DEMONYMS or (key.endswith("n") and _adjectives(key[:-1]) == [key])
 
 
 def is_covered(name: tuple[str, ...], texts: list[str], titles: Collection[str] | None = None) -> bool:
@@ -211,8 +228,8 @@ def is_covered(name: tuple[str, ...], texts: list[str], titles: Collection[str] 
     phrase = fold(" ".join(name))
     if not phrase or _mentioned(phrase, texts) or any(_mentioned(a, texts) for a in _adjectives(phrase)):
         return True
-    initials = _initials_pattern(phrase)
-    if initials is not None and any(initials.search(text) for text in texts):
+    variants = _variants_pattern(phrase)
+    if variants is not None and any(variants.search(text) for text in texts):
         return True
     for i in range(1, len(name) - 1):
         if name[i].casefold() in _SPLIT_AT:
@@ -303,13 +320,14 @@ def unpaged_names(question: str, passages: Iterable[Passage]) -> list[str]:
     A name that passages only mention in passing is known second-hand. With the gold evidence
     of a sandbox question masked, that is what is left: the pages the question names are
     gone, and its other paragraphs mention them. EvidenceLoop's ``verify="hybrid"`` asks the
-    judge about an answer only then."""
+    judge about an answer only then. A place's adjective ("Which Australian producer ...")
+    describes; it has no page to read and is left out."""
     names = question_names(question)
     if not names:
         return []
     shown = list(passages)
     texts, titles = _texts([], shown), title_keys(shown)  # every passage counts by its title only
-    return [" ".join(n) for n in names if not is_covered(n, texts, titles)]
+    return [" ".join(n) for n in names if not is_demonym(fold(" ".join(n))) and not is_covered(n, texts, titles)]
 
 
 def _title_key(passage: Passage) -> str:

@@ -9,6 +9,7 @@ from sleuth.agents.coverage import (
     echoes_question,
     fold,
     is_covered,
+    is_demonym,
     missing_query,
     names_page,
     passage_texts,
@@ -183,3 +184,24 @@ def test_a_middle_initial_stands_for_the_name_it_begins() -> None:
     assert is_covered(("Robert", "C.", "Seger"), seger)
     assert not is_covered(("Robert", "D", "Seger"), seger)  # the letter must begin the word
     assert not is_covered(("Robert", "C", "Seger"), _texts("Robert Seger"))  # a middle name is needed
+
+
+def test_a_final_s_may_be_an_apostrophes() -> None:
+    # "J.B. Scotts located on this 11 mile stretch in Albany ...": the page says "J.B. Scott's"
+    scotts = _texts("J.B. Scott's was a music venue on Central Avenue in Albany, New York.")
+    assert is_covered(("J.B.", "Scotts"), scotts)
+    assert not is_covered(("J.B.", "Scotts"), _texts("J.B. Scott was a farmer."))  # the "s" is needed
+    assert not is_covered(("Gus",), _texts("Gu's"))  # too short a word to vary
+    assert is_covered(("Robert", "C", "Seagers"), _texts("Robert Clark Seager's band"))  # both variants
+
+
+def test_a_places_adjective_needs_no_page() -> None:
+    question = "Which Australian television producer created the soap opera Neighbours?"
+    neighbours = _page("Neighbours", "An Australian soap opera created by Reg Watson.")
+    assert unpaged_names(question, [neighbours]) == []
+    assert unpaged_names("Which Irish band recorded Zooropa?", [_page("Zooropa")]) == []
+    assert unpaged_names("Which South Korean city hosted it?", []) == []
+    # a person's name that happens to end like one is still a name
+    assert unpaged_names("What film did Brian direct?", []) == ["Brian"]
+    assert unpaged_names("Who founded Australian Airlines?", []) == ["Australian Airlines"]
+    assert is_demonym("australian") and is_demonym("irish") and not is_demonym("australia")
