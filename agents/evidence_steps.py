@@ -38,6 +38,7 @@ from sleuth.engines.base import ChatMessage, GenerationRequest, GenerationRespon
 from sleuth.types import Passage, SearchHit, StrictModel, TraceEvent, Usage
 
 Judgement = Literal["yes", "no", "unclear", "skipped"]
+VerifyMode = Literal["hybrid", "both", "judge", "string", "either"]
 
 
 class EvidenceLoopOptions(ReaderOptions):  # type: ignore[misc, unused-ignore]  # mypy cannot map sleuth.agents
@@ -47,7 +48,7 @@ class EvidenceLoopOptions(ReaderOptions):  # type: ignore[misc, unused-ignore]  
     """Searches before the agent gives up and abstains."""
     note_max_tokens: int = Field(default=160, ge=16, le=1024)
     plan_max_tokens: int = Field(default=24, ge=4, le=128)
-    verify: Literal["hybrid", "both", "judge", "string", "either"] = "hybrid"
+    verify: VerifyMode = "hybrid"
     """How the judge and the string check combine into "supported" (see :func:`combine`).
     ``"hybrid"`` asks the judge only about yes/no answers and about answers to questions
     with a name that no page read is named after; on the replayed runs in docs/methods.md
@@ -346,5 +347,5 @@ class EvidenceAgent:
         return query, events
 
 
-__all__ = ["DraftChecks", "EvidenceAgent", "EvidenceLoopOptions", "Verification", "check_draft", "combine",
-           "draft_documents", "judge_note", "noted_p_yes", "read_judgement"]
+__all__ = ["DraftChecks", "EvidenceAgent", "EvidenceLoopOptions", "Verification", "VerifyMode", "check_draft",
+           "combine", "draft_documents", "judge_note", "noted_p_yes", "read_judgement"]

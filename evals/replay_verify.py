@@ -30,16 +30,21 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from sleuth.agents.evidence_steps import EvidenceLoopOptions, Judgement, check_draft, noted_p_yes
+from sleuth.agents.evidence_steps import (
+    EvidenceLoopOptions,
+    Judgement,
+    VerifyMode,
+    check_draft,
+    noted_p_yes,
+)
 from sleuth.agents.ledger import Claim, EvidenceLedger, EvidenceNote
 from sleuth.errors import ConfigError
 from sleuth.evals.metrics import exact_match, f1_score
 from sleuth.evals.rundir import latest_rows, read_manifest
 from sleuth.types import Passage, StrictModel
 
-VerifyMode = Literal["hybrid", "both", "judge", "string", "either"]
 PageLookup = Callable[[str], Passage | None]
 
 

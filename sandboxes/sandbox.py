@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -367,6 +368,26 @@ class SandboxRetriever:
         return
 
 
+@contextmanager
+def open_pages(path: str | Path) -> Iterator[PageStore]:
+    """The passages of a sandbox by id and title, for reading recorded traces back. A sandbox
+    directory opens its page store only, not its search index; a bare retrieval index keeps
+    its passages in the index, so that is loaded."""
+    root = Path(path)
+    if (root / MANIFEST_FILE).is_file():
+        store = SqlitePageStore(root / PAGES_FILE)
+        try:
+            yield store
+        finally:
+            store.close()
+        return
+    sandbox = Sandbox.load(root)
+    try:
+        yield sandbox.pages
+    finally:
+        asyncio.run(sandbox.aclose())
+
+
 __all__ = [
     "INDEX_DIR",
     "MANIFEST_FILE",
@@ -374,4 +395,5 @@ __all__ = [
     "SandboxManifest",
     "SandboxRetriever",
     "SandboxView",
+    "open_pages",
 ]

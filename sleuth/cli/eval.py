@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -133,8 +134,9 @@ def _add_replay_verify(sub: Any) -> None:
         epilog=REPLAY_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     rep.add_argument("runs", nargs="+", type=Path, help="evidence-loop run directories")
-    rep.add_argument("--verify", action="append", choices=["hybrid", "both", "judge", "string", "either"],
-                     help="setting to replay (repeatable; default: hybrid, both and string)")
+    rep.add_argument("--verify", action="append", metavar="MODE",
+                     help="EvidenceLoop verify setting to replay: hybrid, both, judge, string or either "
+                     "(repeatable; default: hybrid, both and string)")
     rep.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                      help="override another option of the run, e.g. connect=true")
     rep.add_argument("--sandbox", default=None, help="sandbox directory (default: the one each run used)")
@@ -143,30 +145,33 @@ def _add_replay_verify(sub: Any) -> None:
 
 
 def _replay_verify(args: argparse.Namespace) -> int:
-    from sleuth.evals.replay_verify import format_summaries, replay_run, summarize
-    from sleuth.evals.rundir import read_manifest
-    from sleuth.sandboxes.sandbox import Sandbox
+    from typing import get_args
 
+    from sleuth.evals.replay_verify import VerifyMode, format_summaries, replay_run, summarize
+    from sleuth.evals.rundir import read_manifest
+    from sleuth.sandboxes.pages import PageStore
+    from sleuth.sandboxes.sandbox import open_pages
+
+    modes = args.verify or ["hybrid", "both", "string"]
+    if unknown := [m for m in modes if m not in get_args(VerifyMode)]:
+        raise ConfigError(f"Unknown verify setting {unknown[0]!r}.", hint=f"use one of: {', '.join(get_args(VerifyMode))}")
     options = parse_options(args.option)
-    opened: dict[str, Sandbox] = {}
     summaries = []
-    try:
+    with contextlib.ExitStack() as stack:
+        opened: dict[str, PageStore] = {}
         for run in args.runs:
             where = args.sandbox or read_manifest(run).config.sandbox
             if where is None:
                 raise ConfigError(f"{run} records no sandbox to read its passages from.", hint="pass --sandbox DIR")
             if where not in opened:
-                opened[where] = Sandbox.load(where)
-            sandbox = opened[where]
-            for mode in args.verify or ["hybrid", "both", "string"]:
-                rows = replay_run(run, mode, sandbox.pages.get, options)
+                opened[where] = stack.enter_context(open_pages(where))
+            pages = opened[where]
+            for mode in modes:
+                rows = replay_run(run, mode, pages.get, options)
                 if args.json:
                     for row in rows:
                         print(json.dumps({"run": str(run), "verify": mode, **row.model_dump()}))
                 summaries += [s.model_copy(update={"verify": f"{mode} ({run.name})"}) for s in summarize(rows, mode)]
-    finally:
-        for sandbox in opened.values():
-            asyncio.run(sandbox.aclose())
     if not args.json:
         print(format_summaries(summaries), end="")
     return 0

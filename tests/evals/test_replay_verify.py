@@ -24,7 +24,8 @@ from sleuth.evals.replay_verify import (
 from sleuth.evals.rundir import EngineConfig, RunConfig
 from sleuth.evals.runner import run_eval
 from sleuth.graphs.registry import ask
-from sleuth.sandboxes import Sandbox
+from sleuth.sandboxes.pages import SqlitePageStore
+from sleuth.sandboxes.sandbox import open_pages
 from sleuth.types import Passage, SearchHit
 
 _DOC = re.compile(r"Doc (\d+) \(Title: ([^)]*(?:\([^)]*\))?[^)]*)\) ([^\n]*)")
@@ -140,12 +141,10 @@ def test_a_run_replayed_under_its_own_setting_answers_as_it_did(eval_sandbox_dir
                        engine=EngineConfig(kind="scripted"), options={"verify": "both", "max_searches": 2})
     asyncio.run(run_eval(config, out, engine=engine, progress=False))
     assert judged  # the judge was asked, and said no to each first draft
-    sandbox = Sandbox.load(eval_sandbox_dir)
-    try:
-        same = replay_run(out, "both", sandbox.pages.get)
-        string = replay_run(out, "string", sandbox.pages.get)
-    finally:
-        sandbox.pages.close()
+    with open_pages(eval_sandbox_dir) as pages:  # the page store alone, no search index
+        assert isinstance(pages, SqlitePageStore)
+        same = replay_run(out, "both", pages.get)
+        string = replay_run(out, "string", pages.get)
     assert len(same) == 4 and any(r.recorded for r in same)
     assert all(r.replayed == r.recorded and not r.truncated and not r.undecided for r in same)
     assert len(string) == 4 and not any(r.undecided for r in string)  # string mode needs no new verdicts
@@ -155,3 +154,5 @@ def test_a_run_replayed_under_its_own_setting_answers_as_it_did(eval_sandbox_dir
     assert main(["eval", "replay-verify", str(out), "--verify", "both", "--verify", "string"]) == 0
     printed = capsys.readouterr().out
     assert "| both (run) | present | 4 |" in printed and "| string (run) | present | 4 |" in printed
+    assert main(["eval", "replay-verify", str(out), "--verify", "hybird"]) == 2
+    assert "Unknown verify setting 'hybird'" in capsys.readouterr().err
