@@ -67,11 +67,15 @@ _NOT_NAMES = frozenset(
 )
 """Capitalised only because they start the sentence (or are "I"): never a name's edge."""
 
-_NOT_ALONE = frozenset(
+_MONTHS = frozenset(
     ["january", "february", "march", "april", "may", "june", "july", "august", "september",
-     "october", "november", "december", "near", "one", "two", "three", "some", "many", "most",
-     "all", "each", "every", "former", "only", "among", "despite", "though", "about", "over",
-     "under", "according", "located", "born", "based", "also", "then", "there", "here"]
+     "october", "november", "december"]
+)
+
+_NOT_ALONE = _MONTHS | frozenset(
+    ["near", "one", "two", "three", "some", "many", "most", "all", "each", "every", "former", "only",
+     "among", "despite", "though", "about", "over", "under", "according", "located", "born", "based",
+     "also", "then", "there", "here"]
 )
 """Words that are no name on their own: months (in dates) and common sentence openers."""
 
@@ -98,9 +102,17 @@ def _trim(tokens: list[str]) -> list[str]:
     while tokens and (tokens[-1].casefold() in CONNECTIVES or _is_number(tokens[-1])):
         tokens = tokens[:-1]
     while tokens and (tokens[0].casefold() in _NOT_NAMES or tokens[0].casefold() in CONNECTIVES
-                      or _is_number(tokens[0])):
+                      or _is_number(tokens[0]) or _opens_a_part(tokens)):
         tokens = tokens[1:]
     return tokens
+
+
+def _opens_a_part(tokens: list[str]) -> bool:
+    """A sentence opener that picks out part of a name: "One of Fingerprint File's ...",
+    "Some of the Beatles" (but "May of Teck" keeps its month: months may be names)."""
+    first = tokens[0].casefold()
+    return (len(tokens) >= 2 and first in _NOT_ALONE and first not in _MONTHS
+            and tokens[1].casefold() in CONNECTIVES)
 
 
 def _too_short(words: list[str]) -> bool:

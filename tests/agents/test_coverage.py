@@ -36,6 +36,9 @@ def _names(question: str) -> list[str]:
     ("Where was the director of Inception born?", ["Inception"]),
     ("who directed the film?", []),
     ("Simon & Simon starred which actor from the US?", ["Simon & Simon"]),  # "US": pages say "American"
+    ("One of Fingerprint File's key ingredients is jazz.", ["Fingerprint File"]),  # not "One of ..."
+    ("Some of the Beatles sang.", ["Beatles"]),
+    ("May of Teck married whom?", ["May of Teck"]),  # a month may be a name
     ("WHICH GROUP NICKNAMED THE US ARMYS REGIMENT BUFFALO SOLDIERS?", []),  # all capitals: no names to read
 ])
 def test_question_names(question: str, names: list[str]) -> None:
