@@ -28,7 +28,8 @@ decide by the greedy word) are kept.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,17 +93,31 @@ def rethreshold(recorded: Judgement | None, p_yes: float | None, threshold: floa
     return "yes" if p_yes >= threshold else "no"
 
 
-def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLookup,
-                recorded_min_p_yes: float) -> ReplayRow:
-    question, gold = str(row["question"]), [str(g) for g in row.get("gold") or []]
-    recorded = None if row.get("abstained") or row.get("error") else str(row.get("prediction") or "")
+@dataclass
+class VerificationPoint:
+    """One verification as a trace recorded it, with what the agent had read by then. The lists
+    and the ledger are live: the walk goes on changing them, so use them before the next step."""
+
+    data: dict[str, Any]
+    """The verification note's data: answer, judge, reason..."""
+    ledger: EvidenceLedger
+    context: list[Passage]
+    """Passages found by searches for the question (they cover a name by mentioning it)."""
+    titled: list[Passage]
+    """Passages found by searches for a bare name (they cover it by their title)."""
+    p_yes: float | None
+    """The judge's P(yes) on this draft, as the trace shows it; None when not asked or not shown."""
+
+
+def verification_points(row: dict[str, Any], pages: PageLookup) -> Iterator[VerificationPoint]:
+    """Walk an EvidenceLoop result row's trace: rebuild the passages read and the evidence
+    ledger, and stop at each verification."""
     context: list[Passage] = []
     titled: list[Passage] = []
     seen: set[str] = set()
     hits: list[Passage] = []
     ledger = EvidenceLedger()
-    name_search = undecided = False
-    replayed: str | None = None
+    name_search = False
     p_yes: float | None = None
     for event in row.get("trace") or []:
         kind, data = event.get("type"), event.get("data") or {}
@@ -122,19 +137,30 @@ def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLo
             ledger.add(EvidenceNote(hop=int(data.get("hop") or 0), text=str(event.get("text") or ""),
                                     claims=claims), hits)
         elif kind == "note" and event.get("kind") == "verification":
-            answer = str(data.get("answer") or "")
-            checks = check_draft(question, answer, ledger, context, titled, options)
-            judge: Judgement = "skipped"
-            asked, p_yes = p_yes, None
-            if checks.needs_judge(options.verify):
-                recorded_judge = rethreshold(_judge_of(data), asked, options.judge_min_p_yes, recorded_min_p_yes)
-                if recorded_judge is None:
-                    undecided = True
-                    continue
-                judge = recorded_judge
-            if checks.verification(options.verify, judge).supported:
-                replayed = answer
-                break
+            yield VerificationPoint(data=data, ledger=ledger, context=context, titled=titled, p_yes=p_yes)
+            p_yes = None
+
+
+def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLookup,
+                recorded_min_p_yes: float) -> ReplayRow:
+    question, gold = str(row["question"]), [str(g) for g in row.get("gold") or []]
+    recorded = None if row.get("abstained") or row.get("error") else str(row.get("prediction") or "")
+    undecided = False
+    replayed: str | None = None
+    for point in verification_points(row, pages):
+        answer = str(point.data.get("answer") or "")
+        checks = check_draft(question, answer, point.ledger, point.context, point.titled, options)
+        judge: Judgement = "skipped"
+        if checks.needs_judge(options.verify):
+            recorded_judge = rethreshold(_judge_of(point.data), point.p_yes, options.judge_min_p_yes,
+                                         recorded_min_p_yes)
+            if recorded_judge is None:
+                undecided = True
+                continue
+            judge = recorded_judge
+        if checks.verification(options.verify, judge).supported:
+            replayed = answer
+            break
     truncated = replayed is None and recorded is not None
     return ReplayRow(
         id=str(row["id"]), masked=bool(row.get("masked")), recorded=recorded, replayed=replayed,
@@ -165,9 +191,13 @@ def replay_run(run_dir: Path, verify: VerifyMode, pages: PageLookup,
     own = {k: v for k, v in manifest.config.options.items() if k != "gate"}
     settings = {**own, **(options or {}), "verify": verify}
     opts = EvidenceLoopOptions.model_validate(settings)
+    return replay_rows(read_rows(run_dir), opts, pages, EvidenceLoopOptions.model_validate(own).judge_min_p_yes)
+
+
+def read_rows(run_dir: Path) -> list[dict[str, Any]]:
+    """Every result line of a run directory, in file order (:func:`latest_rows` picks one per question)."""
     with (run_dir / "results.jsonl").open(encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh if line.strip()]
-    return replay_rows(rows, opts, pages, EvidenceLoopOptions.model_validate(own).judge_min_p_yes)
+        return [json.loads(line) for line in fh if line.strip()]
 
 
 def summarize(rows: list[ReplayRow], verify: str) -> list[ReplaySummary]:
@@ -196,5 +226,5 @@ def format_summaries(summaries: list[ReplaySummary]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["ReplayRow", "ReplaySummary", "VerifyMode", "format_summaries", "replay_rows", "replay_run", "rethreshold",
-           "summarize"]
+__all__ = ["PageLookup", "ReplayRow", "ReplaySummary", "VerificationPoint", "VerifyMode", "format_summaries",
+           "read_rows", "replay_rows", "replay_run", "rethreshold", "summarize", "verification_points"]

@@ -66,6 +66,7 @@ def register(subparsers: Any) -> None:
     _add_calibrate(sub)
     _add_tune_gate(sub)
     _add_replay_verify(sub)
+    _add_rejudge(sub)
 
 
 def _add_run(sub: Any) -> None:
@@ -174,6 +175,81 @@ def _replay_verify(args: argparse.Namespace) -> int:
                 summaries += [s.model_copy(update={"verify": f"{mode} ({run.name})"}) for s in summarize(rows, mode)]
     if not args.json:
         print(format_summaries(summaries), end="")
+    return 0
+
+
+REJUDGE_EXAMPLE = """example:
+  sleuth eval rejudge runs/el-masked runs/el --input passages --input null-answer --out runs/el-rejudged.jsonl
+
+Re-asks the judge about every draft the runs' judge said yes or no to, with the facts it was
+shown then (rebuilt from the trace) or shown another way: notes (as recorded), passages (the
+cited passages' text instead of the notes), null-answer (the answer replaced by "N/A", for
+contextual calibration). Each answer is appended to --out as it comes; rerun the command to
+resume. The table: how often a right draft (evidence present, F1 >= 0.5) scores above the
+others (area under the ROC curve; 0.5 is a coin)."""
+
+
+def _add_rejudge(sub: Any) -> None:
+    rej = sub.add_parser(
+        "rejudge", help="re-ask evidence-loop's judge about recorded drafts, shown the evidence another way",
+        description="How well does EvidenceLoop's judge separate right drafts from wrong and masked "
+        "ones, and would another input do better? (see sleuth.evals.rejudge)",
+        epilog=REJUDGE_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rej.add_argument("runs", nargs="+", type=Path, help="evidence-loop run directories")
+    rej.add_argument("--input", action="append", metavar="INPUT",
+                     help="what the judge is shown: notes, passages or null-answer (repeatable; default: all)")
+    rej.add_argument("--out", type=Path, required=True, help="JSON lines file of P(yes) per draft (resumable)")
+    rej.add_argument("--engine", default="embedded", choices=["embedded", "openai", "vllm", "scripted"])
+    rej.add_argument("--model", default="qwen2.5-coder-1.5b", help="model name or GGUF path (the runs' own)")
+    rej.add_argument("--base-url", default=None, help="OpenAI-compatible server (--engine openai)")
+    rej.add_argument("--sandbox", default=None, help="sandbox directory (default: the one each run used)")
+    rej.set_defaults(func=_rejudge)
+
+
+def _rejudge(args: argparse.Namespace) -> int:
+    from sleuth.evals import rejudge
+    from sleuth.evals.replay_verify import read_rows
+    from sleuth.evals.rundir import EngineConfig, ResultsFile, read_manifest
+    from sleuth.evals.runner import make_engine
+    from sleuth.sandboxes.sandbox import open_pages
+
+    inputs = args.input or list(rejudge.JUDGE_INPUTS)
+    if unknown := [i for i in inputs if i not in rejudge.JUDGE_INPUTS]:
+        raise ConfigError(f"Unknown judge input {unknown[0]!r}.", hint=f"use one of: {', '.join(rejudge.JUDGE_INPUTS)}")
+    drafts: list[rejudge.JudgedDraft] = []
+    with contextlib.ExitStack() as stack:
+        for run in args.runs:
+            manifest = read_manifest(run)
+            if manifest.config.method != "evidence-loop":
+                raise ConfigError(f"{run} is a {manifest.config.method} run; only evidence-loop runs have a judge.")
+            where = args.sandbox or manifest.config.sandbox
+            if where is None:
+                raise ConfigError(f"{run} records no sandbox to read its passages from.", hint="pass --sandbox DIR")
+            pages = stack.enter_context(open_pages(where))
+            drafts += rejudge.judged_drafts(read_rows(run), pages.get, run=str(run))
+    if not drafts:
+        raise ConfigError("The runs have no judged drafts with a P(yes) in their traces.",
+                          hint="the judge records P(yes) only on engines with log-probabilities")
+    results = ResultsFile(args.out)
+    done = {rejudge.Rejudged.model_validate(r).key for r in results.recover()}
+    engine = make_engine(EngineConfig(kind=args.engine, model=args.model, base_url=args.base_url))
+    todo = len(drafts) * len(inputs) - sum(1 for d in drafts for i in inputs if (*d.key, i) in done)
+    print(f"{len(drafts)} judged drafts; {todo} judgements to ask", file=sys.stderr)
+
+    def keep(result: rejudge.Rejudged) -> None:
+        results.append(result.model_dump())
+        print(f"  {result.input}: {result.answer[:40]!r} P(yes) {result.p_yes}", file=sys.stderr)
+
+    async def go() -> None:
+        try:
+            await rejudge.rejudge(engine, drafts, inputs, done, keep)
+        finally:
+            await engine.aclose()
+            results.close()
+
+    asyncio.run(go())
+    print(rejudge.format_separation(rejudge.Rejudged.model_validate(r) for r in ResultsFile(args.out).rows()), end="")
     return 0
 
 
