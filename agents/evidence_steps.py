@@ -136,19 +136,30 @@ def p_yes(response: GenerationResponse) -> float | None:
     return p if said == "yes" else 1.0 - p
 
 
-_JUDGE_NOTE = re.compile(r"^\[judge\] \w+ \(p_yes ([0-9.]+)\)")
+_JUDGE_NOTE = re.compile(r"^\[judge\] \w+ \(p_yes ([0-9.]+)(?:, min ([0-9.]+))?\)")
 
 
-def judge_note(judge: Judgement, prob: float | None) -> str:
+def judge_note(judge: Judgement, prob: float | None, min_p_yes: float | None = None) -> str:
     """The judge's trace line: its verdict, and its P(yes) to two decimals when the engine
-    gave log-probabilities ("[judge] yes (p_yes 0.29)")."""
-    return f"[judge] {judge} (p_yes {prob:.2f})" if prob is not None else f"[judge] {judge}"
+    gave log-probabilities, with the threshold it was held to ("[judge] yes (p_yes 0.29, min
+    0.25)"), so a replay knows it whatever the defaults are by then."""
+    if prob is None:
+        return f"[judge] {judge}"
+    return f"[judge] {judge} (p_yes {prob:.2f}, min {min_p_yes:g})" if min_p_yes is not None \
+        else f"[judge] {judge} (p_yes {prob:.2f})"
 
 
 def noted_p_yes(text: str) -> float | None:
     """The P(yes) a :func:`judge_note` line shows; ``None`` for other lines or without one."""
     shown = _JUDGE_NOTE.match(text)
     return float(shown.group(1)) if shown else None
+
+
+def noted_min_p_yes(text: str) -> float | None:
+    """The threshold a :func:`judge_note` line shows; ``None`` for lines written before the
+    notes stated it (2026-11-30), or without a P(yes)."""
+    shown = _JUDGE_NOTE.match(text)
+    return float(shown.group(2)) if shown and shown.group(2) else None
 
 
 def draft_documents(read: list[Passage], ledger: EvidenceLedger, limit: int) -> list[Passage]:
@@ -321,7 +332,7 @@ class EvidenceAgent:
         prob = p_yes(response)
         if prob is not None:
             judge = "yes" if prob >= self.opts.judge_min_p_yes else "no"
-        return judge, [think_event(response, elapsed, text=judge_note(judge, prob))]
+        return judge, [think_event(response, elapsed, text=judge_note(judge, prob, self.opts.judge_min_p_yes))]
 
     async def plan(self, question: str, ledger: EvidenceLedger, tried: list[str],
                    usage: Usage, missing: list[str] | None = None) -> tuple[str, list[TraceEvent]]:
@@ -348,4 +359,4 @@ class EvidenceAgent:
 
 
 __all__ = ["DraftChecks", "EvidenceAgent", "EvidenceLoopOptions", "Verification", "VerifyMode", "check_draft",
-           "combine", "draft_documents", "judge_note", "noted_p_yes", "read_judgement"]
+           "combine", "draft_documents", "judge_note", "noted_min_p_yes", "noted_p_yes", "read_judgement"]

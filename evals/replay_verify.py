@@ -20,9 +20,12 @@ cases are not:
 Report both counts with any replayed number (:class:`ReplaySummary` does).
 
 A different ``judge_min_p_yes`` re-reads each recorded verdict from the judge's P(yes), which
-the trace shows to two decimals ("[judge] yes (p_yes 0.29)"): a P(yes) within rounding of the
-new threshold is ``undecided``. Verdicts without a P(yes) (engines without log-probabilities
-decide by the greedy word) are kept.
+the trace shows to two decimals ("[judge] yes (p_yes 0.29, min 0.25)"): a P(yes) within
+rounding of the new threshold is ``undecided``. Verdicts without a P(yes) (engines without
+log-probabilities decide by the greedy word) are kept. The threshold a verdict was reached at
+is the one its trace line states; older traces do not state it, and their run's manifest
+gives it, or, when the run used the default, :data:`UNSTATED_MIN_P_YES` (so a later change
+of the default does not change how older runs replay).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from sleuth.agents.evidence_steps import (
     Judgement,
     VerifyMode,
     check_draft,
+    noted_min_p_yes,
     noted_p_yes,
 )
 from sleuth.agents.ledger import Claim, EvidenceLedger, EvidenceNote
@@ -76,6 +80,11 @@ class ReplaySummary(StrictModel):
     undecided: int
 
 
+UNSTATED_MIN_P_YES = 0.25
+"""The judge threshold of a run whose manifest does not set one and whose trace does not state
+it: the default of every run recorded before judge notes stated their threshold."""
+
+
 def _judge_of(data: dict[str, Any]) -> Judgement | None:
     judge = data.get("judge")
     return judge if judge in ("yes", "no", "unclear") else None  # "skipped": never asked
@@ -107,6 +116,8 @@ class VerificationPoint:
     """Passages found by searches for a bare name (they cover it by their title)."""
     p_yes: float | None
     """The judge's P(yes) on this draft, as the trace shows it; None when not asked or not shown."""
+    min_p_yes: float | None = None
+    """The threshold the judge was held to, as the trace shows it (traces since 2026-11-30)."""
 
 
 def verification_points(row: dict[str, Any], pages: PageLookup) -> Iterator[VerificationPoint]:
@@ -119,10 +130,11 @@ def verification_points(row: dict[str, Any], pages: PageLookup) -> Iterator[Veri
     ledger = EvidenceLedger()
     name_search = False
     p_yes: float | None = None
+    min_p_yes: float | None = None
     for event in row.get("trace") or []:
         kind, data = event.get("type"), event.get("data") or {}
         if kind == "think" and (noted := noted_p_yes(str(event.get("text") or ""))) is not None:
-            p_yes = noted
+            p_yes, min_p_yes = noted, noted_min_p_yes(str(event.get("text") or ""))
         elif kind == "note" and event.get("kind") == "plan":
             name_search = bool(data.get("name_search"))
         elif kind == "information":
@@ -137,8 +149,9 @@ def verification_points(row: dict[str, Any], pages: PageLookup) -> Iterator[Veri
             ledger.add(EvidenceNote(hop=int(data.get("hop") or 0), text=str(event.get("text") or ""),
                                     claims=claims), hits)
         elif kind == "note" and event.get("kind") == "verification":
-            yield VerificationPoint(data=data, ledger=ledger, context=context, titled=titled, p_yes=p_yes)
-            p_yes = None
+            yield VerificationPoint(data=data, ledger=ledger, context=context, titled=titled, p_yes=p_yes,
+                                    min_p_yes=min_p_yes)
+            p_yes = min_p_yes = None
 
 
 def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLookup,
@@ -152,8 +165,8 @@ def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLo
         checks = check_draft(question, answer, point.ledger, point.context, point.titled, options)
         judge: Judgement = "skipped"
         if checks.needs_judge(options.verify):
-            recorded_judge = rethreshold(_judge_of(point.data), point.p_yes, options.judge_min_p_yes,
-                                         recorded_min_p_yes)
+            held_to = point.min_p_yes if point.min_p_yes is not None else recorded_min_p_yes
+            recorded_judge = rethreshold(_judge_of(point.data), point.p_yes, options.judge_min_p_yes, held_to)
             if recorded_judge is None:
                 undecided = True
                 continue
@@ -191,7 +204,7 @@ def replay_run(run_dir: Path, verify: VerifyMode, pages: PageLookup,
     own = {k: v for k, v in manifest.config.options.items() if k != "gate"}
     settings = {**own, **(options or {}), "verify": verify}
     opts = EvidenceLoopOptions.model_validate(settings)
-    return replay_rows(read_rows(run_dir), opts, pages, EvidenceLoopOptions.model_validate(own).judge_min_p_yes)
+    return replay_rows(read_rows(run_dir), opts, pages, float(own.get("judge_min_p_yes", UNSTATED_MIN_P_YES)))
 
 
 def read_rows(run_dir: Path) -> list[dict[str, Any]]:
@@ -226,5 +239,6 @@ def format_summaries(summaries: list[ReplaySummary]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["PageLookup", "ReplayRow", "ReplaySummary", "VerificationPoint", "VerifyMode", "format_summaries",
-           "read_rows", "replay_rows", "replay_run", "rethreshold", "summarize", "verification_points"]
+__all__ = ["UNSTATED_MIN_P_YES", "PageLookup", "ReplayRow", "ReplaySummary", "VerificationPoint", "VerifyMode",
+           "format_summaries", "read_rows", "replay_rows", "replay_run", "rethreshold", "summarize",
+           "verification_points"]

@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from sleuth.agents.evidence_steps import EvidenceLoopOptions, judge_note, noted_p_yes
+from sleuth.agents.evidence_steps import (
+    EvidenceLoopOptions,
+    judge_note,
+    noted_min_p_yes,
+    noted_p_yes,
+)
 from sleuth.cli import main
 from sleuth.engines.base import GenerationRequest
 from sleuth.engines.scripted import ScriptedEngine
@@ -156,3 +161,21 @@ def test_a_run_replayed_under_its_own_setting_answers_as_it_did(eval_sandbox_dir
     assert "| both (run) | present | 4 |" in printed and "| string (run) | present | 4 |" in printed
     assert main(["eval", "replay-verify", str(out), "--verify", "hybird"]) == 2
     assert "Unknown verify setting 'hybird'" in capsys.readouterr().err
+
+
+async def test_a_verdict_is_replayed_from_the_threshold_its_trace_line_states() -> None:
+    row = await _recorded_both_run()
+    # recorded at 0.35 (the trace says so): "Christopher Nolan" was refused at P(yes) 0.30
+    shown = iter([judge_note("no", 0.30, 0.35), judge_note("yes", 0.40, 0.35)])
+    for event in row["trace"]:  # type: ignore[attr-defined]
+        if event["type"] == "think" and event["text"].startswith("[judge]"):
+            event["text"] = next(shown)
+    assert noted_min_p_yes(judge_note("no", 0.30, 0.35)) == 0.35
+    assert noted_min_p_yes(judge_note("no", 0.30)) is None and noted_p_yes(judge_note("no", 0.30, 0.35)) == 0.3
+
+    def replay(threshold: float) -> str | None:
+        return replay_rows([row], EvidenceLoopOptions(verify="both", judge_min_p_yes=threshold), _PAGES.get,  # type: ignore[arg-type]
+                           recorded_min_p_yes=0.9)[0].replayed  # a wrong recorded_min_p_yes: the trace wins
+
+    assert replay(0.35) == "London"  # the recorded verdicts stand
+    assert replay(0.25) == "Christopher Nolan"  # 0.30 passes a lower threshold
