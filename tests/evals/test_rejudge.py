@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
@@ -13,10 +12,8 @@ from sleuth.cli import main
 from sleuth.engines.base import GenerationRequest
 from sleuth.engines.scripted import ScriptedEngine
 from sleuth.evals.rejudge import Rejudged, judge_input, judged_drafts, rejudge, scores, separation
-from sleuth.evals.rundir import EngineConfig, RunConfig
-from sleuth.evals.runner import run_eval
 
-from .test_replay_verify import _PAGES, _recorded_both_run, _responder
+from .test_replay_verify import _PAGES, _recorded_both_run, scripted_run
 
 
 async def _judged_row() -> dict[str, object]:
@@ -79,11 +76,7 @@ def test_separation_is_the_chance_a_right_draft_scores_higher() -> None:
 def test_the_cli_rejudges_a_recorded_run_and_resumes(eval_sandbox_dir: Path, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "run"
-    engine, judged = _responder()
-    config = RunConfig(dataset="hotpotqa-sandbox", method="evidence-loop", limit=3, sandbox=str(eval_sandbox_dir),
-                       engine=EngineConfig(kind="scripted"), options={"verify": "both", "max_searches": 2})
-    asyncio.run(run_eval(config, run, engine=engine, progress=False))
-    assert judged
+    scripted_run(eval_sandbox_dir, run, limit=3)
     out = tmp_path / "rejudged.jsonl"
     assert main(["eval", "rejudge", str(run), "--engine", "scripted", "--input", "notes", "--out", str(out)]) == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]

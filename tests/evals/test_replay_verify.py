@@ -138,14 +138,19 @@ async def test_another_judge_threshold_rereads_the_recorded_p_yes() -> None:
     assert rethreshold(None, 0.3, 0.2, 0.25) is None  # never asked
 
 
-def test_a_run_replayed_under_its_own_setting_answers_as_it_did(eval_sandbox_dir: Path, tmp_path: Path,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "run"
+def scripted_run(sandbox_dir: Path, out: Path, limit: int) -> None:
+    """An evidence-loop run (verify=both) on the scripted :func:`_responder`, recorded in ``out``."""
     engine, judged = _responder()
-    config = RunConfig(dataset="hotpotqa-sandbox", method="evidence-loop", limit=4, sandbox=str(eval_sandbox_dir),
+    config = RunConfig(dataset="hotpotqa-sandbox", method="evidence-loop", limit=limit, sandbox=str(sandbox_dir),
                        engine=EngineConfig(kind="scripted"), options={"verify": "both", "max_searches": 2})
     asyncio.run(run_eval(config, out, engine=engine, progress=False))
     assert judged  # the judge was asked, and said no to each first draft
+
+
+def test_a_run_replayed_under_its_own_setting_answers_as_it_did(eval_sandbox_dir: Path, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    scripted_run(eval_sandbox_dir, out, limit=4)
     with open_pages(eval_sandbox_dir) as pages:  # the page store alone, no search index
         assert isinstance(pages, SqlitePageStore)
         same = replay_run(out, "both", pages.get)
