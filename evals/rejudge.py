@@ -118,9 +118,10 @@ async def rejudge(engine: LLMEngine, drafts: list[JudgedDraft], inputs: Iterable
     each result to ``sink`` as it comes (append it to a file: the work is resumable). Returns
     how many were asked."""
     agent = EvidenceAgent(StepRecorder(engine, None), options or EvidenceLoopOptions())
+    shown_as = list(inputs)  # read once per draft
     asked = 0
     for draft in drafts:
-        for shown in inputs:
+        for shown in shown_as:
             if (*draft.key, shown) in done:
                 continue
             facts, answer = judge_input(draft, shown)
