@@ -72,11 +72,14 @@ _MONTHS = frozenset(
      "october", "november", "december"]
 )
 
-_NOT_ALONE = _MONTHS | frozenset(
+_OPENERS = frozenset(
     ["near", "one", "two", "three", "some", "many", "most", "all", "each", "every", "former", "only",
      "among", "despite", "though", "about", "over", "under", "according", "located", "born", "based",
      "also", "then", "there", "here"]
 )
+"""Common sentence openers ("One of ...", "Some of the ..."): capitalised only by their place."""
+
+_NOT_ALONE = _MONTHS | _OPENERS
 """Words that are no name on their own: months (in dates) and common sentence openers."""
 
 _TOKEN = re.compile(r"\w[\w.\-–'’]*|\S")
@@ -110,9 +113,7 @@ def _trim(tokens: list[str]) -> list[str]:
 def _opens_a_part(tokens: list[str]) -> bool:
     """A sentence opener that picks out part of a name: "One of Fingerprint File's ...",
     "Some of the Beatles" (but "May of Teck" keeps its month: months may be names)."""
-    first = tokens[0].casefold()
-    return (len(tokens) >= 2 and first in _NOT_ALONE and first not in _MONTHS
-            and tokens[1].casefold() in CONNECTIVES)
+    return len(tokens) >= 2 and tokens[0].casefold() in _OPENERS and tokens[1].casefold() in CONNECTIVES
 
 
 def _too_short(words: list[str]) -> bool:
