@@ -149,17 +149,14 @@ def judge_note(judge: Judgement, prob: float | None, min_p_yes: float | None = N
         else f"[judge] {judge} (p_yes {prob:.2f})"
 
 
-def noted_p_yes(text: str) -> float | None:
-    """The P(yes) a :func:`judge_note` line shows; ``None`` for other lines or without one."""
+def noted_judge(text: str) -> tuple[float, float | None] | None:
+    """The P(yes) a :func:`judge_note` line shows, and the threshold it states (``None`` for
+    lines written before notes stated it, 2026-11-30); ``None`` for other lines or without a
+    P(yes)."""
     shown = _JUDGE_NOTE.match(text)
-    return float(shown.group(1)) if shown else None
-
-
-def noted_min_p_yes(text: str) -> float | None:
-    """The threshold a :func:`judge_note` line shows; ``None`` for lines written before the
-    notes stated it (2026-11-30), or without a P(yes)."""
-    shown = _JUDGE_NOTE.match(text)
-    return float(shown.group(2)) if shown and shown.group(2) else None
+    if not shown:
+        return None
+    return float(shown.group(1)), float(shown.group(2)) if shown.group(2) else None
 
 
 def draft_documents(read: list[Passage], ledger: EvidenceLedger, limit: int) -> list[Passage]:
@@ -359,4 +356,4 @@ class EvidenceAgent:
 
 
 __all__ = ["DraftChecks", "EvidenceAgent", "EvidenceLoopOptions", "Verification", "VerifyMode", "check_draft",
-           "combine", "draft_documents", "judge_note", "noted_min_p_yes", "noted_p_yes", "read_judgement"]
+           "combine", "draft_documents", "judge_note", "noted_judge", "read_judgement"]

@@ -21,7 +21,7 @@ is that probability (the area under the ROC curve), 0.5 for a coin.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from sleuth.agents.evidence_steps import EvidenceAgent, EvidenceLoopOptions, p_yes
@@ -111,29 +111,24 @@ def judge_input(draft: JudgedDraft, shown: JudgeInput) -> tuple[str, str]:
     return draft.facts, NULL_ANSWER if shown == "null-answer" else draft.answer
 
 
-async def rejudge(engine: LLMEngine, drafts: list[JudgedDraft], inputs: Iterable[JudgeInput],
-                  done: set[tuple[str, str, int, str]], sink: Callable[[Rejudged], Awaitable[None] | None],
-                  options: EvidenceLoopOptions | None = None) -> int:
-    """Ask the judge about each draft with each input not in ``done``, one at a time, handing
-    each result to ``sink`` as it comes (append it to a file: the work is resumable). Returns
-    how many were asked."""
+def pending(drafts: list[JudgedDraft], inputs: Iterable[JudgeInput],
+            done: set[tuple[str, str, int, str]]) -> list[tuple[JudgedDraft, JudgeInput]]:
+    """Each draft with each input whose judgement is not in ``done`` (keys of :class:`Rejudged`)."""
+    shown_as = list(inputs)
+    return [(draft, shown) for draft in drafts for shown in shown_as if (*draft.key, shown) not in done]
+
+
+async def rejudge(engine: LLMEngine, todo: list[tuple[JudgedDraft, JudgeInput]], sink: Callable[[Rejudged], None],
+                  options: EvidenceLoopOptions | None = None) -> None:
+    """Ask the judge about each draft with its input (see :func:`pending`), one at a time,
+    handing each result to ``sink`` as it comes (append it to a file: the work is resumable)."""
     agent = EvidenceAgent(StepRecorder(engine, None), options or EvidenceLoopOptions())
-    shown_as = list(inputs)  # read once per draft
-    asked = 0
-    for draft in drafts:
-        for shown in shown_as:
-            if (*draft.key, shown) in done:
-                continue
-            facts, answer = judge_input(draft, shown)
-            response = await engine.generate(agent.judge_request(draft.question, facts, answer))
-            result = Rejudged(run=draft.run, id=draft.id, step=draft.step, answer=draft.answer, recorded_p_yes=draft.recorded_p_yes,
-                              masked=draft.masked, right=draft.right, input=shown, p_yes=p_yes(response),
-                              said=response.text.strip()[:20], prompt_tokens=response.prompt_tokens)
-            pending = sink(result)
-            if pending is not None:
-                await pending
-            asked += 1
-    return asked
+    for draft, shown in todo:
+        facts, answer = judge_input(draft, shown)
+        response = await engine.generate(agent.judge_request(draft.question, facts, answer))
+        sink(Rejudged(run=draft.run, id=draft.id, step=draft.step, answer=draft.answer,
+                      recorded_p_yes=draft.recorded_p_yes, masked=draft.masked, right=draft.right, input=shown,
+                      p_yes=p_yes(response), said=response.text.strip()[:20], prompt_tokens=response.prompt_tokens))
 
 
 def separation(scored: Iterable[tuple[bool, float]]) -> float | None:
@@ -184,4 +179,4 @@ def _fmt(value: float | None) -> str:
 
 
 __all__ = ["JUDGE_INPUTS", "JudgeInput", "JudgedDraft", "Rejudged", "format_separation", "judge_input", "judged_drafts",
-           "rejudge", "scores", "separation"]
+           "pending", "rejudge", "scores", "separation"]

@@ -41,13 +41,12 @@ from sleuth.agents.evidence_steps import (
     Judgement,
     VerifyMode,
     check_draft,
-    noted_min_p_yes,
-    noted_p_yes,
+    noted_judge,
 )
 from sleuth.agents.ledger import Claim, EvidenceLedger, EvidenceNote
 from sleuth.errors import ConfigError
 from sleuth.evals.metrics import exact_match, f1_score
-from sleuth.evals.rundir import latest_rows, read_manifest
+from sleuth.evals.rundir import RunConfig, latest_rows, read_manifest
 from sleuth.types import Passage, StrictModel
 
 PageLookup = Callable[[str], Passage | None]
@@ -133,8 +132,8 @@ def verification_points(row: dict[str, Any], pages: PageLookup) -> Iterator[Veri
     min_p_yes: float | None = None
     for event in row.get("trace") or []:
         kind, data = event.get("type"), event.get("data") or {}
-        if kind == "think" and (noted := noted_p_yes(str(event.get("text") or ""))) is not None:
-            p_yes, min_p_yes = noted, noted_min_p_yes(str(event.get("text") or ""))
+        if kind == "think" and (noted := noted_judge(str(event.get("text") or ""))) is not None:
+            p_yes, min_p_yes = noted
         elif kind == "note" and event.get("kind") == "plan":
             name_search = bool(data.get("name_search"))
         elif kind == "information":
@@ -197,14 +196,20 @@ def replay_run(run_dir: Path, verify: VerifyMode, pages: PageLookup,
                options: dict[str, Any] | None = None) -> list[ReplayRow]:
     """Replay an evidence-loop run directory under ``verify``; the run's other options
     (``coverage``, ``connect``) are kept unless ``options`` overrides them."""
-    manifest = read_manifest(run_dir)
-    if manifest.config.method != "evidence-loop":
-        raise ConfigError(f"{run_dir} is a {manifest.config.method} run; only evidence-loop runs can be replayed.",
-                          hint="pass a run made with --method evidence-loop")
-    own = {k: v for k, v in manifest.config.options.items() if k != "gate"}
+    own = {k: v for k, v in evidence_loop_config(run_dir).options.items() if k != "gate"}
     settings = {**own, **(options or {}), "verify": verify}
     opts = EvidenceLoopOptions.model_validate(settings)
     return replay_rows(read_rows(run_dir), opts, pages, float(own.get("judge_min_p_yes", UNSTATED_MIN_P_YES)))
+
+
+def evidence_loop_config(run_dir: Path) -> RunConfig:
+    """The configuration of an evidence-loop run directory; a ConfigError for any other method
+    (only EvidenceLoop traces have verifications to replay or a judge to re-ask)."""
+    config = read_manifest(run_dir).config
+    if config.method != "evidence-loop":
+        raise ConfigError(f"{run_dir} is a {config.method} run; only evidence-loop runs can be replayed or rejudged.",
+                          hint="pass a run made with --method evidence-loop")
+    return config
 
 
 def read_rows(run_dir: Path) -> list[dict[str, Any]]:
@@ -240,5 +245,5 @@ def format_summaries(summaries: list[ReplaySummary]) -> str:
 
 
 __all__ = ["UNSTATED_MIN_P_YES", "PageLookup", "ReplayRow", "ReplaySummary", "VerificationPoint", "VerifyMode",
-           "format_summaries", "read_rows", "replay_rows", "replay_run", "rethreshold", "summarize",
+           "evidence_loop_config", "format_summaries", "read_rows", "replay_rows", "replay_run", "rethreshold", "summarize",
            "verification_points"]

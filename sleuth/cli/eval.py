@@ -1,6 +1,6 @@
-"""``sleuth eval run|report|list|calibrate-judge|tune-gate|replay-verify``: resumable
+"""``sleuth eval run|report|list|calibrate-judge|tune-gate|replay-verify|rejudge``: resumable
 evaluation runs, their reports, calibration of EvidenceLoop's judge, offline tuning of the
-gate and offline re-scoring of EvidenceLoop's verification."""
+gate and offline re-scoring of EvidenceLoop's verification and its judge."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sleuth.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sleuth.sandboxes.pages import PageStore
 
 RUN_EXAMPLE = """examples:
   sleuth eval run --dataset hotpotqa-random --method search-r1 --limit 100 --out runs/sr1
@@ -149,9 +152,6 @@ def _replay_verify(args: argparse.Namespace) -> int:
     from typing import get_args
 
     from sleuth.evals.replay_verify import VerifyMode, format_summaries, replay_run, summarize
-    from sleuth.evals.rundir import read_manifest
-    from sleuth.sandboxes.pages import PageStore
-    from sleuth.sandboxes.sandbox import open_pages
 
     modes = args.verify or ["hybrid", "both", "string"]
     if unknown := [m for m in modes if m not in get_args(VerifyMode)]:
@@ -161,12 +161,7 @@ def _replay_verify(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         opened: dict[str, PageStore] = {}
         for run in args.runs:
-            where = args.sandbox or read_manifest(run).config.sandbox
-            if where is None:
-                raise ConfigError(f"{run} records no sandbox to read its passages from.", hint="pass --sandbox DIR")
-            if where not in opened:
-                opened[where] = stack.enter_context(open_pages(where))
-            pages = opened[where]
+            pages = _run_pages(run, args.sandbox, stack, opened)
             for mode in modes:
                 rows = replay_run(run, mode, pages.get, options)
                 if args.json:
@@ -176,6 +171,21 @@ def _replay_verify(args: argparse.Namespace) -> int:
     if not args.json:
         print(format_summaries(summaries), end="")
     return 0
+
+
+def _run_pages(run: Path, sandbox: str | None, stack: contextlib.ExitStack[Any],
+               opened: dict[str, PageStore]) -> PageStore:
+    """The page store to read an evidence-loop run's passages from (``sandbox``, else the one
+    the run used), opened once per sandbox for as long as ``stack`` lasts."""
+    from sleuth.evals.replay_verify import evidence_loop_config
+    from sleuth.sandboxes.sandbox import open_pages
+
+    where = sandbox or evidence_loop_config(run).sandbox
+    if where is None:
+        raise ConfigError(f"{run} records no sandbox to read its passages from.", hint="pass --sandbox DIR")
+    if where not in opened:
+        opened[where] = stack.enter_context(open_pages(where))
+    return opened[where]
 
 
 REJUDGE_EXAMPLE = """example:
@@ -210,23 +220,17 @@ def _add_rejudge(sub: Any) -> None:
 def _rejudge(args: argparse.Namespace) -> int:
     from sleuth.evals import rejudge
     from sleuth.evals.replay_verify import read_rows
-    from sleuth.evals.rundir import EngineConfig, ResultsFile, read_manifest
+    from sleuth.evals.rundir import EngineConfig, ResultsFile
     from sleuth.evals.runner import make_engine
-    from sleuth.sandboxes.sandbox import open_pages
 
     inputs = args.input or list(rejudge.JUDGE_INPUTS)
     if unknown := [i for i in inputs if i not in rejudge.JUDGE_INPUTS]:
         raise ConfigError(f"Unknown judge input {unknown[0]!r}.", hint=f"use one of: {', '.join(rejudge.JUDGE_INPUTS)}")
     drafts: list[rejudge.JudgedDraft] = []
     with contextlib.ExitStack() as stack:
+        opened: dict[str, PageStore] = {}
         for run in args.runs:
-            manifest = read_manifest(run)
-            if manifest.config.method != "evidence-loop":
-                raise ConfigError(f"{run} is a {manifest.config.method} run; only evidence-loop runs have a judge.")
-            where = args.sandbox or manifest.config.sandbox
-            if where is None:
-                raise ConfigError(f"{run} records no sandbox to read its passages from.", hint="pass --sandbox DIR")
-            pages = stack.enter_context(open_pages(where))
+            pages = _run_pages(run, args.sandbox, stack, opened)
             drafts += rejudge.judged_drafts(read_rows(run), pages.get, run=str(run))
     if not drafts:
         raise ConfigError("The runs have no judged drafts with a P(yes) in their traces.",
@@ -234,8 +238,8 @@ def _rejudge(args: argparse.Namespace) -> int:
     results = ResultsFile(args.out)
     done = {rejudge.Rejudged.model_validate(r).key for r in results.recover()}
     engine = make_engine(EngineConfig(kind=args.engine, model=args.model, base_url=args.base_url))
-    todo = len(drafts) * len(inputs) - sum(1 for d in drafts for i in inputs if (*d.key, i) in done)
-    print(f"{len(drafts)} judged drafts; {todo} judgements to ask", file=sys.stderr)
+    todo = rejudge.pending(drafts, inputs, done)
+    print(f"{len(drafts)} judged drafts; {len(todo)} judgements to ask", file=sys.stderr)
 
     def keep(result: rejudge.Rejudged) -> None:
         results.append(result.model_dump())
@@ -243,7 +247,7 @@ def _rejudge(args: argparse.Namespace) -> int:
 
     async def go() -> None:
         try:
-            await rejudge.rejudge(engine, drafts, inputs, done, keep)
+            await rejudge.rejudge(engine, todo, keep)
         finally:
             await engine.aclose()
             results.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -11,7 +12,17 @@ from sleuth.agents.evidence_steps import judge_note
 from sleuth.cli import main
 from sleuth.engines.base import GenerationRequest
 from sleuth.engines.scripted import ScriptedEngine
-from sleuth.evals.rejudge import Rejudged, judge_input, judged_drafts, rejudge, scores, separation
+from sleuth.evals.rejudge import (
+    Rejudged,
+    judge_input,
+    judged_drafts,
+    pending,
+    rejudge,
+    scores,
+    separation,
+)
+from sleuth.evals.rundir import EngineConfig, RunConfig
+from sleuth.evals.runner import run_eval
 
 from .test_replay_verify import _PAGES, _recorded_both_run, scripted_run
 
@@ -52,15 +63,17 @@ async def test_judged_drafts_are_rebuilt_with_what_the_judge_was_shown() -> None
 async def test_rejudge_asks_once_per_draft_and_input_and_scores_the_separation() -> None:
     drafts = judged_drafts([await _judged_row()], _PAGES.get, run="r")
     got: list[Rejudged] = []
-    asked = await rejudge(_judge_says_yes_to("London"), drafts, ["notes", "null-answer"], set(), got.append)
-    assert asked == 4 and len(got) == 4
+    todo = pending(drafts, ["notes", "null-answer"], set())
+    assert len(todo) == 4
+    await rejudge(_judge_says_yes_to("London"), todo, got.append)
+    assert len(got) == 4
     by = {(r.answer, r.input): r.p_yes for r in got}
     assert by[("London", "notes")] == pytest.approx(0.95, abs=0.01)
     assert by[("Christopher Nolan", "notes")] == pytest.approx(0.05, abs=0.01)
     assert by[("London", "null-answer")] == pytest.approx(0.05, abs=0.01)  # "N/A" is not London
     # resuming: what is done is not asked again
-    assert await rejudge(_judge_says_yes_to("London"), drafts, ["notes", "null-answer"], {r.key for r in got},
-                         got.append) == 0
+    assert pending(drafts, ["notes", "null-answer"], {r.key for r in got}) == []
+    assert pending(drafts, iter(["notes", "passages"]), {r.key for r in got}) == [(d, "passages") for d in drafts]
     table = scores(got)
     assert separation((r, s) for r, _, s in table["notes"]) == 1.0
     assert separation((r, s) for r, _, s in table["recorded"]) == 1.0  # 0.40 for London, 0.20 for the other
@@ -92,3 +105,16 @@ def test_the_cli_rejudges_a_recorded_run_and_resumes(eval_sandbox_dir: Path, tmp
     assert main(["eval", "rejudge", str(run), "--engine", "scripted", "--input", "hunch", "--out", str(out)]) == 2
     assert "Unknown judge input 'hunch'" in capsys.readouterr().err
     assert len(out.read_text().splitlines()) == len(lines)
+
+
+def test_only_evidence_loop_runs_are_replayed_or_rejudged(eval_sandbox_dir: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "rag"
+    config = RunConfig(dataset="hotpotqa-sandbox", method="standard-rag", limit=1, sandbox=str(eval_sandbox_dir),
+                       engine=EngineConfig(kind="scripted"))
+    asyncio.run(run_eval(config, run, progress=False))
+    for command in (["rejudge", str(run), "--engine", "scripted", "--out", str(tmp_path / "r.jsonl")],
+                    ["replay-verify", str(run)]):
+        assert main(["eval", *command]) == 2
+        assert "is a standard-rag run; only evidence-loop runs can be replayed or rejudged" in capsys.readouterr().err
+    assert not (tmp_path / "r.jsonl").exists()

@@ -13,8 +13,7 @@ import pytest
 from sleuth.agents.evidence_steps import (
     EvidenceLoopOptions,
     judge_note,
-    noted_min_p_yes,
-    noted_p_yes,
+    noted_judge,
 )
 from sleuth.cli import main
 from sleuth.engines.base import GenerationRequest
@@ -133,7 +132,7 @@ async def test_another_judge_threshold_rereads_the_recorded_p_yes() -> None:
     assert replay(0.15) == ("Christopher Nolan", False)  # 0.20 now passes
     assert replay(0.5) == (None, False)  # 0.40 no longer does
     assert replay(0.4) == (None, True)  # 0.40 is P(yes) rounded: too close to call
-    assert noted_p_yes(judge_note("yes", 0.291)) == 0.29 and noted_p_yes(judge_note("yes", None)) is None
+    assert noted_judge(judge_note("yes", 0.291)) == (0.29, None) and noted_judge(judge_note("yes", None)) is None
     assert rethreshold("yes", None, 0.9, 0.25) == "yes"  # no P(yes) recorded: a greedy verdict stands
     assert rethreshold(None, 0.3, 0.2, 0.25) is None  # never asked
 
@@ -175,8 +174,8 @@ async def test_a_verdict_is_replayed_from_the_threshold_its_trace_line_states() 
     for event in row["trace"]:  # type: ignore[attr-defined]
         if event["type"] == "think" and event["text"].startswith("[judge]"):
             event["text"] = next(shown)
-    assert noted_min_p_yes(judge_note("no", 0.30, 0.35)) == 0.35
-    assert noted_min_p_yes(judge_note("no", 0.30)) is None and noted_p_yes(judge_note("no", 0.30, 0.35)) == 0.3
+    assert noted_judge(judge_note("no", 0.30, 0.35)) == (0.3, 0.35)
+    assert noted_judge(judge_note("no", 0.30)) == (0.3, None)
 
     def replay(threshold: float) -> str | None:
         return replay_rows([row], EvidenceLoopOptions(verify="both", judge_min_p_yes=threshold), _PAGES.get,  # type: ignore[arg-type]
