@@ -169,17 +169,23 @@ def test_a_run_replayed_under_its_own_setting_answers_as_it_did(eval_sandbox_dir
 
 async def test_a_verdict_is_replayed_from_the_threshold_its_trace_line_states() -> None:
     row = await _recorded_both_run()
-    # recorded at 0.35 (the trace says so): "Christopher Nolan" was refused at P(yes) 0.30
-    shown = iter([judge_note("no", 0.30, 0.35), judge_note("yes", 0.40, 0.35)])
+    # recorded at 0.35 (the trace says so): "Christopher Nolan" refused at P(yes) 0.30, "London"
+    # accepted at 0.35, right at the threshold: only the recorded verdict can settle that one
+    shown = iter([judge_note("no", 0.30, 0.35), judge_note("yes", 0.35, 0.35)])
     for event in row["trace"]:  # type: ignore[attr-defined]
         if event["type"] == "think" and event["text"].startswith("[judge]"):
             event["text"] = next(shown)
     assert noted_judge(judge_note("no", 0.30, 0.35)) == (0.3, 0.35)
     assert noted_judge(judge_note("no", 0.30)) == (0.3, None)
 
-    def replay(threshold: float) -> str | None:
-        return replay_rows([row], EvidenceLoopOptions(verify="both", judge_min_p_yes=threshold), _PAGES.get,  # type: ignore[arg-type]
-                           recorded_min_p_yes=0.9)[0].replayed  # a wrong recorded_min_p_yes: the trace wins
+    def replay(threshold: float) -> tuple[str | None, bool]:
+        out = replay_rows([row], EvidenceLoopOptions(verify="both", judge_min_p_yes=threshold), _PAGES.get,  # type: ignore[arg-type]
+                          recorded_min_p_yes=0.9)[0]  # a wrong recorded_min_p_yes: the trace wins
+        return out.replayed, out.undecided
 
-    assert replay(0.35) == "London"  # the recorded verdicts stand
-    assert replay(0.25) == "Christopher Nolan"  # 0.30 passes a lower threshold
+    assert replay(0.35) == ("London", False)  # the recorded verdicts stand, P(yes) 0.35 included
+    assert replay(0.25) == ("Christopher Nolan", False)  # 0.30 passes a lower threshold
+    stated = [e for e in row["trace"] if e["type"] == "think" and e["text"].startswith("[judge]")]  # type: ignore[attr-defined]
+    for event in stated:  # the same trace without the stated threshold: the wrong one is believed
+        event["text"] = event["text"].replace(", min 0.35", "")
+    assert replay(0.35) == (None, True)  # 0.35 is then a new threshold, too close to P(yes) 0.35 to call
