@@ -103,3 +103,24 @@ def test_import_without_extras_in_a_fresh_venv(tmp_path: Path) -> None:
     cli = subprocess.run([str(env_dir / "bin" / "sleuth"), "ask", "--help"], capture_output=True,
                          text=True, cwd=tmp_path, timeout=120, check=False)
     assert cli.returncode == 0 and "example:" in cli.stdout
+    # Every source file lands in the installed package: a subpackage left out of
+    # pyproject's list installs fine and fails only when a graph imports it.
+    where = subprocess.run([str(py), "-c", "import sleuth, pathlib; print(pathlib.Path(sleuth.__file__).parent)"],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=120, check=True)
+    installed = Path(where.stdout.strip())
+    missing = [str(path.relative_to(REPO)) for folder, target in _installed_layout().items()
+               for path in sorted((REPO / folder).rglob("*")) if _shipped(path)
+               and not (installed / target / path.relative_to(REPO / folder)).is_file()]
+    assert not missing, f"not installed: {missing}"
+    graphs = subprocess.run([str(py), "-c", "import sleuth.graphs.registry as r; print(r.list_methods())"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
+    assert graphs.returncode == 0 and "evidence-loop" in graphs.stdout, graphs.stderr
+
+
+def _installed_layout() -> dict[str, str]:
+    """Source folder -> its folder inside the installed ``sleuth`` package."""
+    return {folder: "." if folder == "sleuth" else folder for folder in [*LAYERS, "evals"]}
+
+
+def _shipped(path: Path) -> bool:
+    return path.is_file() and path.suffix in {".py", ".txt", ".toml"} and "__pycache__" not in path.parts
