@@ -39,6 +39,9 @@ from sleuth.types import Passage, SearchHit, StrictModel, TraceEvent, Usage
 
 Judgement = Literal["yes", "no", "unclear", "skipped"]
 VerifyMode = Literal["hybrid", "both", "judge", "string", "either"]
+Unsupported = Literal["abstain", "best-draft"]
+UNVERIFIED_NOTE = "unverified"
+"""The note kind that marks an answer given without verification (``on_unsupported``)."""
 
 
 class EvidenceLoopOptions(ReaderOptions):  # type: ignore[misc, unused-ignore]  # mypy cannot map sleuth.agents
@@ -76,6 +79,11 @@ class EvidenceLoopOptions(ReaderOptions):  # type: ignore[misc, unused-ignore]  
     together with the answer (no model call) before the draft fails. Off by default: on the
     runs replayed in docs/methods.md it failed 3 of 52 right answers to catch 9 of 35 wrong
     ones."""
+    on_unsupported: Unsupported = "abstain"
+    """What to give when the search budget is spent and no draft was verified: ``"abstain"``
+    (no answer, with the reason), or ``"best-draft"``: the drafts' majority (ties to the
+    earliest), marked as unverified (the answer event is ``forced`` and a note says why).
+    For benchmarks that score every question; see docs/methods.md ("Unverified answers")."""
     gate: GateOptions | None = None
     """A retrieve-or-answer gate in front of the loop (``None``: always run the loop)."""
 
@@ -355,5 +363,5 @@ class EvidenceAgent:
         return query, events
 
 
-__all__ = ["DraftChecks", "EvidenceAgent", "EvidenceLoopOptions", "Verification", "VerifyMode", "check_draft",
-           "combine", "draft_documents", "judge_note", "noted_judge", "read_judgement"]
+__all__ = ["UNVERIFIED_NOTE", "DraftChecks", "EvidenceAgent", "EvidenceLoopOptions", "Unsupported", "Verification",
+           "VerifyMode", "check_draft", "combine", "draft_documents", "judge_note", "noted_judge", "read_judgement"]

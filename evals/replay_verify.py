@@ -19,6 +19,10 @@ cases are not:
 
 Report both counts with any replayed number (:class:`ReplaySummary` does).
 
+With ``on_unsupported="best-draft"`` a row that accepts no draft answers with the majority of
+its drafts, as the run would have at the end of its budget (exact, since the path is the
+same); a truncated or failed row stays without an answer.
+
 A different ``judge_min_p_yes`` re-reads each recorded verdict from the judge's P(yes), which
 the trace shows to two decimals ("[judge] yes (p_yes 0.29, min 0.25)"): a P(yes) within
 rounding of the new threshold is ``undecided``. Verdicts without a P(yes) (engines without
@@ -36,7 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sleuth.agents.answers import majority
 from sleuth.agents.evidence_steps import (
+    UNVERIFIED_NOTE,
     EvidenceLoopOptions,
     Judgement,
     VerifyMode,
@@ -64,6 +70,8 @@ class ReplayRow(StrictModel):
     recorded_f1: float
     truncated: bool = False
     undecided: bool = False
+    unverified: bool = False
+    """``replayed`` is the drafts' majority given unverified (``on_unsupported="best-draft"``)."""
 
 
 class ReplaySummary(StrictModel):
@@ -77,6 +85,7 @@ class ReplaySummary(StrictModel):
     """Questions whose answer (or abstention) differs from the recorded one."""
     truncated: int
     undecided: int
+    unverified: int = 0
 
 
 UNSTATED_MIN_P_YES = 0.25
@@ -158,9 +167,11 @@ def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLo
     question, gold = str(row["question"]), [str(g) for g in row.get("gold") or []]
     recorded = None if row.get("abstained") or row.get("error") else str(row.get("prediction") or "")
     undecided = False
-    replayed: str | None = None
+    accepted: str | None = None
+    drafts: list[str] = []
     for point in verification_points(row, pages):
         answer = str(point.data.get("answer") or "")
+        drafts.append(answer)
         checks = check_draft(question, answer, point.ledger, point.context, point.titled, options)
         judge: Judgement = "skipped"
         if checks.needs_judge(options.verify):
@@ -171,16 +182,25 @@ def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLo
                 continue
             judge = recorded_judge
         if checks.verification(options.verify, judge).supported:
-            replayed = answer
+            accepted = answer
             break
-    truncated = replayed is None and recorded is not None
+    # A recorded answer the run gave unverified (best-draft) ended its search like an abstention.
+    truncated = accepted is None and recorded is not None and not _gave_unverified(row)
+    replayed = accepted
+    if accepted is None and not truncated and not row.get("error") and options.on_unsupported == "best-draft":
+        replayed = majority(drafts)[0] or None
     return ReplayRow(
         id=str(row["id"]), masked=bool(row.get("masked")), recorded=recorded, replayed=replayed,
         em=exact_match(replayed, gold) if replayed is not None else 0.0,
         f1=f1_score(replayed, gold) if replayed is not None else 0.0,
         recorded_f1=f1_score(recorded, gold) if recorded is not None else 0.0,
-        truncated=truncated, undecided=undecided and replayed is None,
+        truncated=truncated, undecided=undecided and accepted is None,
+        unverified=accepted is None and replayed is not None,
     )
+
+
+def _gave_unverified(row: dict[str, Any]) -> bool:
+    return any(e.get("type") == "note" and e.get("kind") == UNVERIFIED_NOTE for e in row.get("trace") or [])
 
 
 def replay_rows(rows: Iterable[dict[str, Any]], options: EvidenceLoopOptions, pages: PageLookup,
@@ -232,15 +252,17 @@ def summarize(rows: list[ReplayRow], verify: str) -> list[ReplaySummary]:
             em=100 * sum(r.em for r in part) / n, f1=100 * sum(r.f1 for r in part) / n,
             changed=sum(r.replayed != r.recorded for r in part),
             truncated=sum(r.truncated for r in part), undecided=sum(r.undecided for r in part),
+            unverified=sum(r.unverified for r in part),
         ))
     return out
 
 
 def format_summaries(summaries: list[ReplaySummary]) -> str:
-    lines = ["| verify | evidence | questions | EM | F1 | abstained | changed | truncated | undecided |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| verify | evidence | questions | EM | F1 | abstained | unverified | changed | truncated | undecided |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {s.verify} | {'masked' if s.masked else 'present'} | {s.questions} | {s.em:.1f} | {s.f1:.1f} "
-              f"| {100 * s.abstained:.0f} % | {s.changed} | {s.truncated} | {s.undecided} |" for s in summaries]
+              f"| {100 * s.abstained:.0f} % | {s.unverified} | {s.changed} | {s.truncated} | {s.undecided} |"
+              for s in summaries]
     return "\n".join(lines) + "\n"
 
 

@@ -17,8 +17,9 @@ not merely repeat the question's one name (:mod:`sleuth.agents.coverage`; opt-in
 ``connect``: each name also occurs near the answer). Unsupported drafts send the agent to
 plan the missing hop: a name no passage mentions is searched for as it is (a name not near
 the answer, together with the answer), otherwise the model writes the query.
-When the budget is spent it abstains and says why. Final answers cite the passages that
-hold the answer.
+When the budget is spent it abstains and says why (or, with ``on_unsupported="best-draft"``,
+gives the drafts' majority marked as unverified). Final answers cite the passages that hold
+the answer.
 """
 
 from __future__ import annotations
@@ -29,9 +30,15 @@ from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
+from sleuth.agents.answers import majority
 from sleuth.agents.coverage import names_page
 from sleuth.agents.evidence import add_passages, format_documents
-from sleuth.agents.evidence_steps import EvidenceAgent, EvidenceLoopOptions, Verification
+from sleuth.agents.evidence_steps import (
+    UNVERIFIED_NOTE,
+    EvidenceAgent,
+    EvidenceLoopOptions,
+    Verification,
+)
 from sleuth.agents.ledger import Claim, EvidenceLedger
 from sleuth.agents.reader import build_answer
 from sleuth.agents.recorder import StepRecorder
@@ -65,11 +72,19 @@ class EvidenceState(TypedDict, total=False):
     show that a name the question uses is covered (a search for a bare name counts by title)."""
     ledger: EvidenceLedger
     draft: str
+    drafts: list[str]
+    """Every draft verified so far, in order (``on_unsupported="best-draft"`` votes over them)."""
     verification: Verification
     stop_reason: str
     trace: Annotated[list[TraceEvent], operator.add]
     usage: Usage
     answer: Answer
+
+
+def _citations(ledger: EvidenceLedger, answer: str) -> list[Citation]:
+    """Up to three cited passages that hold the answer, else the first three cited."""
+    backing = ledger.supporting(answer) or ledger.cited()
+    return [Citation(id=p.id, title=p.title) for p in backing[:3]]
 
 
 def searching_a_name(state: EvidenceState) -> bool:
@@ -137,7 +152,8 @@ class EvidenceLoopNodes:
         status = "supported" if verdict.supported else "unsupported"
         event = NoteEvent(kind="verification", text=f"{verdict.answer or '(no answer)'}: {status} ({verdict.reason})",
                           data=verdict.model_dump())
-        return {"verification": verdict, "usage": usage, "trace": [*events, event]}
+        return {"verification": verdict, "drafts": [*state.get("drafts", []), verdict.answer], "usage": usage,
+                "trace": [*events, event]}
 
     async def plan(self, state: EvidenceState) -> dict[str, Any]:
         usage = state["usage"].model_copy()
@@ -155,13 +171,18 @@ class EvidenceLoopNodes:
     async def finish(self, state: EvidenceState) -> dict[str, Any]:
         verdict = state.get("verification")
         ledger = state.get("ledger") or EvidenceLedger()
+        trace = state.get("trace", [])
         if verdict is not None and verdict.supported:
-            backing = ledger.supporting(verdict.answer) or ledger.cited()
-            citations = [Citation(id=p.id, title=p.title) for p in backing[:3]]
-            answer = build_answer(state["question"], verdict.answer, trace=state.get("trace", []),
-                                  usage=state["usage"], citations=citations)
+            answer = build_answer(state["question"], verdict.answer, trace=trace, usage=state["usage"],
+                                  citations=_citations(ledger, verdict.answer))
+        elif self.opts.on_unsupported == "best-draft" and (best := majority(state.get("drafts", []))[0]):
+            why = NoteEvent(kind=UNVERIFIED_NOTE, text=f"answering {best!r} unverified: "
+                            f"{self._refusal(state, verdict, ledger)}", data={"answer": best})
+            answer = build_answer(state["question"], best, trace=[*trace, why], usage=state["usage"],
+                                  citations=_citations(ledger, best), forced=True)
+            return {"answer": answer, "trace": [why]}
         else:
-            answer = build_answer(state["question"], "", trace=state.get("trace", []), usage=state["usage"],
+            answer = build_answer(state["question"], "", trace=trace, usage=state["usage"],
                                   abstain_reason=self._refusal(state, verdict, ledger))
         return {"answer": answer}
 

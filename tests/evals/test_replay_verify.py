@@ -189,3 +189,32 @@ async def test_a_verdict_is_replayed_from_the_threshold_its_trace_line_states() 
     for event in stated:  # the same trace without the stated threshold: the wrong one is believed
         event["text"] = event["text"].replace(", min 0.35", "")
     assert replay(0.35) == (None, True)  # 0.35 is then a new threshold, too close to P(yes) 0.35 to call
+
+
+async def test_best_draft_is_replayed_from_the_drafts_and_a_best_draft_run_replays_as_it_was() -> None:
+    question = "Where was the director of Inception born?"
+    note = " [Doc 1] Inception is a 2010 film directed by Christopher Nolan.\n- [Doc 2] Christopher Nolan was born in London."
+    replies = {"Key facts:\n-": [note], "Answer:": [" Christopher Nolan", " London", " London"],
+               "Supported:": [" no"], "Next search query:": [" q1", " q2", " q3"]}
+
+    def respond(request: GenerationRequest) -> str:
+        queue = replies[request.messages[-1].content]  # type: ignore[index]
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    options = {"verify": "both", "top_k": 2, "max_searches": 3, "on_unsupported": "best-draft"}
+    answer = await ask(question, engine=ScriptedEngine(responder=respond), retriever=_Shelf([_INCEPTION, _NOLAN]),
+                       method="evidence-loop", options=options)
+    assert answer.text == "London" and not answer.abstained  # the judge refused all three drafts
+    row = _row(question, "London", answer)
+
+    def replay(**opts: object) -> tuple[str | None, bool, bool]:
+        out = replay_rows([row], EvidenceLoopOptions(**opts), _PAGES.get)[0]  # type: ignore[arg-type]
+        return out.replayed, out.unverified, out.truncated
+
+    assert replay(verify="both", on_unsupported="best-draft") == ("London", True, False)  # as it was
+    # abstaining instead is exact too: the run's unverified answer came after its last search
+    assert replay(verify="both") == (None, False, False)
+    assert replay(verify="string", on_unsupported="best-draft") == ("Christopher Nolan", False, False)
+    summary = summarize(replay_rows([row], EvidenceLoopOptions(verify="both", on_unsupported="best-draft"),
+                                    _PAGES.get), "both")
+    assert summary[0].unverified == 1 and summary[0].abstained == 0.0

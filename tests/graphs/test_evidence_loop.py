@@ -109,6 +109,27 @@ async def test_judge_no_means_search_again_then_abstain_with_reason() -> None:
     assert "judge: no" in (answer.abstain_reason or "")
 
 
+async def test_best_draft_answers_the_drafts_majority_marked_unverified() -> None:
+    steps = {"note": [NOTE_HOP1], "draft": [" Christopher Nolan", " Nolan", " Christopher Nolan"],
+             "judge": [" no"], "plan": [" q1", " q2", " q3"]}
+    refused, _, _ = await _ask(steps, max_searches=3, verify="both")
+    answer, _, retriever = await _ask(steps, max_searches=3, verify="both", on_unsupported="best-draft")
+    assert refused.abstained and len(retriever.queries) == 3  # the same path, only the end differs
+    assert not answer.abstained and answer.text == "Christopher Nolan"
+    assert [c.title for c in answer.citations] == ["Inception"]
+    assert answer.trace[-1].type == "answer" and answer.trace[-1].forced  # type: ignore[union-attr]
+    (why,) = _notes(answer, "unverified")
+    assert why.text.startswith("answering 'Christopher Nolan' unverified: no supported answer after 3 searches")
+    assert not any(e.forced for e in refused.trace if e.type == "answer")  # type: ignore[union-attr]
+
+
+async def test_best_draft_still_abstains_without_a_real_draft() -> None:
+    steps = {"note": [NOTE_HOP1], "draft": [" unknown"], "judge": [" no"], "plan": [" q1", " q2"]}
+    answer, _, _ = await _ask(steps, max_searches=2, on_unsupported="best-draft")
+    assert answer.abstained and "the facts do not give an answer" in (answer.abstain_reason or "")
+    assert not _notes(answer, "unverified")
+
+
 async def test_answer_missing_from_cited_passages_is_unsupported_even_if_the_judge_agrees() -> None:
     steps = {"note": [NOTE_HOP1], "draft": [" Paris"], "judge": [" yes"], "plan": [" q"]}
     answer, engine, _ = await _ask(steps, max_searches=1)
