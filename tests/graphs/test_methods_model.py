@@ -69,3 +69,25 @@ async def test_method_on_the_real_model(
     expected = {"mcts-rag": {"tree", "vote", "rollout"}, "evidence-loop": {"evidence_note", "verification"},
                 "adaptive-rag": {"gate"}}.get(method, set())
     assert expected <= kinds
+
+
+async def test_evidence_loop_best_draft_on_the_real_model(
+    small_engine: Any, hotpot_mini: tuple[Any, list[dict[str, Any]], set[str]],
+) -> None:
+    """A judge no draft can satisfy (P(yes) >= 0.999): the loop spends its budget, then answers
+    with the drafts' majority, marked unverified, and cites passages it read."""
+    from sleuth.agents.answers import is_non_answer, majority
+
+    retriever, questions, ids = hotpot_mini
+    options = {"max_searches": 2, "top_k": 2, "note_max_tokens": 96, "verify": "judge",
+               "judge_min_p_yes": 0.999, "on_unsupported": "best-draft"}
+    answer = await ask(questions[1]["question"], engine=small_engine, retriever=retriever, method="evidence-loop",
+                       options=options)
+    verdicts = [e.data for e in answer.trace if isinstance(e, NoteEvent) and e.kind == "verification"]
+    assert verdicts and not any(v["supported"] for v in verdicts)
+    drafts = [str(v["answer"]) for v in verdicts]
+    assert any(not is_non_answer(d) for d in drafts), drafts  # the model drafted something
+    assert answer.text == majority(drafts)[0] and not answer.abstained
+    assert answer.trace[-1].type == "answer" and answer.trace[-1].forced  # type: ignore[union-attr]
+    assert [e.kind for e in answer.trace if isinstance(e, NoteEvent)][-1] == "unverified"
+    assert {c.id for c in answer.citations} <= ids and answer.usage.searches == 2
