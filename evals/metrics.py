@@ -14,6 +14,7 @@ condition; elsewhere it is ``None`` and left out of the mean):
     utilisation   correct, given sufficiency
     refusal       abstained, given that the gold evidence was masked
     over_refusal  abstained, given that the evidence was present (not masked)
+    forced        answered without the method's own finish, given that it answered
 
 "Correct" is ``acc``. Cost per question is the run's :class:`~sleuth.types.Usage`.
 """
@@ -92,6 +93,9 @@ class QuestionMetrics(StrictModel):
     utilisation: float | None = None
     refusal: float | None = None
     over_refusal: float | None = None
+    forced: float | None = None
+    """1.0: answered without the method's own finish (an answer forced when Search-R1 or IRCoT
+    ran out of turns, or EvidenceLoop's unverified best draft); ``None`` when it abstained."""
     error: bool = False
 
 
@@ -104,6 +108,7 @@ def question_metrics(
     gold_ids: Sequence[str] = (),
     seen_ids: Iterable[str] = (),
     error: bool = False,
+    forced: bool = False,
 ) -> QuestionMetrics:
     """Every per-question metric from the prediction and what the agent was shown."""
     acc = 0.0 if abstained else accuracy(prediction, golds)
@@ -121,6 +126,7 @@ def question_metrics(
         utilisation=acc if sufficient else None,
         refusal=float(abstained) if masked else None,
         over_refusal=None if masked else float(abstained),
+        forced=None if abstained else float(forced),
         error=error,
     )
 
@@ -160,7 +166,7 @@ def bootstrap_ci(
 
 
 ANSWER_METRICS = ("acc", "em", "f1")
-FACTORISED_METRICS = ("recall", "sufficient", "utilisation", "refusal", "over_refusal")
+FACTORISED_METRICS = ("recall", "sufficient", "utilisation", "refusal", "over_refusal", "forced")
 COST_METRICS = ("llm_calls", "prompt_tokens", "completion_tokens", "searches", "opens", "wall_s")
 
 

@@ -20,7 +20,7 @@ from sleuth.evals.rundir import RESULTS_FILE, ResultsFile, RunManifest, read_man
 QUALITY = [
     ("acc", "Acc"), ("em", "EM"), ("f1", "F1"), ("recall", "Recall"),
     ("sufficient", "Sufficiency"), ("utilisation", "Utilisation"), ("refusal", "Refusal"),
-    ("over_refusal", "Over-refusal"),
+    ("over_refusal", "Over-refusal"), ("forced", "Forced"),
 ]
 COST = [
     ("llm_calls", "LLM calls"), ("prompt_tokens", "Prompt tok"),
@@ -141,7 +141,8 @@ Recall: share of gold evidence paragraphs the agent was shown. Sufficiency: all 
 evidence was retrieved or opened during the run (from the sandbox action log).
 Utilisation: correct, among sufficient questions. Refusal: abstained, among questions whose
 gold evidence was masked. Over-refusal: abstained, among questions whose evidence was
-present. Costs are means per question."""
+present. Forced: answered without the method's own finish (out of turns, or an unverified
+best draft), among the questions answered. Costs are means per question."""
 
 
 def markdown_report(runs: list[RunData], html_name: str, *, shared: bool = False) -> str:

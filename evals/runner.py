@@ -43,7 +43,16 @@ from sleuth.graphs.runtime import AgentFailure, Outcome, run_many
 from sleuth.retrieval.base import Retriever
 from sleuth.sandboxes.actionlog import Action, ActionLog
 from sleuth.sandboxes.sandbox import Sandbox
-from sleuth.types import Answer, Citation, ErrorEvent, SearchHit, StrictModel, TraceEvent, Usage
+from sleuth.types import (
+    Answer,
+    AnswerEvent,
+    Citation,
+    ErrorEvent,
+    SearchHit,
+    StrictModel,
+    TraceEvent,
+    Usage,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -206,6 +215,7 @@ class RunContext:
         metrics = question_metrics(
             prediction, example.answers, abstained=abstained, masked=run.masked,
             gold_ids=example.gold_ids, seen_ids=run.log.seen_ids(), error=error is not None,
+            forced=bool(trace) and isinstance(trace[-1], AnswerEvent) and trace[-1].forced,
         )
         return QuestionResult(
             id=example.id, question=example.question, gold=example.answers,

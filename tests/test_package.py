@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import subprocess
 import venv
 from pathlib import Path
@@ -83,8 +84,14 @@ def test_import_without_extras_in_a_fresh_venv(tmp_path: Path) -> None:
     venv.EnvBuilder(with_pip=True).create(env_dir)
     py = env_dir / "bin" / "python"
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_CONSTRAINT": str(REPO / "constraints" / "cpu.txt")}
-    subprocess.run([str(py), "-m", "pip", "install", "-q", str(REPO)], check=True, env=env,
-                   cwd=tmp_path, timeout=900)
+    build = REPO / "build"  # setuptools builds in the source tree; leave no stale copy behind
+    had_build = build.exists()
+    try:
+        subprocess.run([str(py), "-m", "pip", "install", "-q", str(REPO)], check=True, env=env,
+                       cwd=tmp_path, timeout=900)
+    finally:
+        if not had_build:
+            shutil.rmtree(build, ignore_errors=True)
     code = (
         "import sleuth, importlib.util as u\n"
         "assert u.find_spec('llama_cpp') is None and u.find_spec('faiss') is None\n"

@@ -72,6 +72,13 @@ def test_abstention_scores_zero_even_if_text_matches() -> None:
     m = question_metrics("documentary", ["documentary"], abstained=True, masked=False)
     assert (m.em, m.f1, m.acc, m.correct) == (0.0, 0.0, 0.0, False)
     assert m.recall is None and m.sufficient is None
+    assert m.forced is None  # defined on answered questions only
+
+
+def test_forced_is_a_rate_over_the_answered_questions() -> None:
+    forced = question_metrics("documentary", ["documentary"], abstained=False, masked=False, forced=True)
+    plain = question_metrics("documentary", ["documentary"], abstained=False, masked=False)
+    assert (forced.forced, plain.forced) == (1.0, 0.0) and forced.f1 == plain.f1 == 1.0
 
 
 def _loop_bootstrap(values: list[float], resamples: int, seed: int) -> tuple[float, float]:

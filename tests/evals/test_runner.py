@@ -341,3 +341,14 @@ async def test_a_cancelled_run_keeps_finished_lines_and_resumes_the_rest(
     assert (summary.skipped, summary.ran) == (len(finished), 8 - len(finished))
     ids = [r["id"] for r in _rows(out)]
     assert ids[: len(finished)] == finished and len(ids) == len(set(ids)) == 8
+
+
+async def test_a_forced_answer_is_counted(eval_sandbox_dir: Path, tmp_path: Path) -> None:
+    """Search-R1 out of turns answers anyway: the row says so (a rate over the answered questions)."""
+    for turns, expect in ((1, 1.0), (4, 0.0)):
+        out = tmp_path / f"turns{turns}"
+        await run_eval(_config(eval_sandbox_dir, limit=2, options={"max_turns": turns}), out, engine=_engine(),
+                       progress=False)
+        rows = _rows(out)
+        assert rows and all(not r["abstained"] and r["metrics"]["forced"] == expect for r in rows), turns
+        assert all(r["trace"][-1]["forced"] == bool(expect) for r in rows)
