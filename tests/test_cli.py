@@ -35,6 +35,16 @@ def test_negative_follow_links_is_a_user_error(tmp_path: Path) -> None:
     assert "Traceback" not in out.stderr
 
 
-def test_bad_set_option_is_a_user_error(tmp_path: Path) -> None:
-    out = _sleuth("ask", "who?", "--index", str(tmp_path), "--set", "novalue")
+@pytest.mark.parametrize("flag", ["--option", "--set"])
+def test_bad_method_option_is_a_user_error(tmp_path: Path, flag: str) -> None:
+    out = _sleuth("ask", "who?", "--index", str(tmp_path), flag, "novalue")
     assert out.returncode == 2 and "KEY=VALUE" in out.stderr
+
+
+def test_method_options_are_parsed_the_same_for_ask_and_eval() -> None:
+    from sleuth.cli.ask import parse_options
+    from sleuth.cli.eval import parse_options as eval_parse_options
+
+    parsed = parse_options(["top-k=5", 'gate={"kind": "agreement"}', "on_unsupported=best-draft"])
+    assert parsed == {"top_k": 5, "gate": {"kind": "agreement"}, "on_unsupported": "best-draft"}
+    assert eval_parse_options is parse_options

@@ -36,19 +36,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--follow-links", type=int, default=0, metavar="N",
                         help="each search also returns up to N pages that the question or its hits "
                         "name by title (reads the index's titles once at start)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="other method option, e.g. --set temperature=0.7 (repeatable)")
+    parser.add_argument("--option", "--set", dest="option", action="append", default=[], metavar="KEY=VALUE",
+                        help="other method option, value parsed as JSON when it can be, e.g. "
+                        "--option on_unsupported=best-draft (repeatable; --set is the old name)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
 
 
 def method_options(args: argparse.Namespace) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
-        options[key.strip().replace("-", "_")] = _parse_value(value)
+    options = parse_options(args.option)
     if args.max_turns is not None:
         options["max_turns"] = args.max_turns
     if args.top_k is not None:
@@ -56,11 +52,20 @@ def method_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-def _parse_value(value: str) -> Any:
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return value
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    """``--option KEY=VALUE`` pairs as a dict; a value is JSON when it parses as JSON
+    (``top_k=5``, ``gate='{"kind": "agreement"}'``), else the string itself."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise ConfigError(f"--option {pair!r} is not KEY=VALUE.", hint="e.g. --option top_k=5")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
 
 
 def engine_settings(args: argparse.Namespace) -> SleuthSettings:

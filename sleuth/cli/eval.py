@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sleuth.cli.ask import parse_options
 from sleuth.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -406,19 +407,6 @@ def _tune_gate(args: argparse.Namespace) -> int:
                                            "held_out": cv.held_out.as_json()}
         write_text_atomic(args.out, json.dumps(payload, indent=2))
     return 0
-
-
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--option {pair!r} is not KEY=VALUE.", hint="e.g. --option top_k=5")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
-    return options
 
 
 def _run(args: argparse.Namespace) -> int:
