@@ -95,7 +95,8 @@ class QuestionMetrics(StrictModel):
     over_refusal: float | None = None
     forced: float | None = None
     """1.0: answered without the method's own finish (an answer forced when Search-R1 or IRCoT
-    ran out of turns, or EvidenceLoop's unverified best draft); ``None`` when it abstained."""
+    ran out of turns, or EvidenceLoop's unverified best draft); ``None`` when it abstained or
+    failed."""
     error: bool = False
 
 
@@ -126,7 +127,7 @@ def question_metrics(
         utilisation=acc if sufficient else None,
         refusal=float(abstained) if masked else None,
         over_refusal=None if masked else float(abstained),
-        forced=None if abstained else float(forced),
+        forced=None if abstained or error else float(forced),
         error=error,
     )
 

@@ -79,6 +79,8 @@ def test_forced_is_a_rate_over_the_answered_questions() -> None:
     forced = question_metrics("documentary", ["documentary"], abstained=False, masked=False, forced=True)
     plain = question_metrics("documentary", ["documentary"], abstained=False, masked=False)
     assert (forced.forced, plain.forced) == (1.0, 0.0) and forced.f1 == plain.f1 == 1.0
+    failed = question_metrics("", ["documentary"], abstained=False, masked=False, error=True)
+    assert failed.forced is None  # a failed question gave no answer, forced or not
 
 
 def _loop_bootstrap(values: list[float], resamples: int, seed: int) -> tuple[float, float]:
