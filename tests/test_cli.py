@@ -38,7 +38,7 @@ def test_negative_follow_links_is_a_user_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize("flag", ["--option", "--set"])
 def test_bad_method_option_is_a_user_error(tmp_path: Path, flag: str) -> None:
     out = _sleuth("ask", "who?", "--index", str(tmp_path), flag, "novalue")
-    assert out.returncode == 2 and "KEY=VALUE" in out.stderr
+    assert out.returncode == 2 and "'novalue' is not KEY=VALUE" in out.stderr
 
 
 def test_method_options_are_parsed_the_same_for_ask_and_eval() -> None:
