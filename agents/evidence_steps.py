@@ -32,7 +32,7 @@ from sleuth.agents.evidence import format_documents, format_passages, normalize_
 from sleuth.agents.gate import GateOptions
 from sleuth.agents.ledger import EvidenceLedger, EvidenceNote, parse_note, string_check
 from sleuth.agents.prompts import evidence_loop as prompts
-from sleuth.agents.reader import ReaderOptions, output_problem, think_event
+from sleuth.agents.reader import Reader, ReaderOptions, output_problem, think_event
 from sleuth.agents.recorder import StepRecorder
 from sleuth.engines.base import ChatMessage, GenerationRequest, GenerationResponse
 from sleuth.types import Passage, SearchHit, StrictModel, TraceEvent, Usage
@@ -40,6 +40,7 @@ from sleuth.types import Passage, SearchHit, StrictModel, TraceEvent, Usage
 Judgement = Literal["yes", "no", "unclear", "skipped"]
 VerifyMode = Literal["hybrid", "both", "judge", "string", "either"]
 Unsupported = Literal["abstain", "best-draft"]
+DraftFrom = Literal["notes", "documents"]
 UNVERIFIED_NOTE = "unverified"
 """The note kind that marks an answer given without verification (``on_unsupported``)."""
 
@@ -68,6 +69,14 @@ class EvidenceLoopOptions(ReaderOptions):  # type: ignore[misc, unused-ignore]  
     others read so far, in the order they were found. 0 drafts from the notes alone (prompt
     evidence-loop/1), which lost the facts a small model left out of its notes; see
     docs/methods.md."""
+    draft_from: DraftFrom = "notes"
+    """What the draft reads: ``"notes"``, the notes and up to ``draft_passages`` passages
+    (prompt evidence-loop/2); ``"documents"``, the same passages without the notes, through
+    standard-rag's reader prompt (baselines/1), so that the first draft is standard-rag's
+    answer over the loop's first search. The notes still fill the ledger, which the string
+    check and the judge read. On the runs in docs/methods.md the notes led a small model to
+    draft the wrong entity from pages standard-rag answered right from ("Drafting from the
+    documents")."""
     coverage: bool = True
     """Also require every name the question uses to occur in some passage read; a name none
     mentions is the missing hop, and the next search looks for it (no model call). A draft
@@ -292,14 +301,17 @@ class EvidenceAgent:
 
     async def draft(self, question: str, ledger: EvidenceLedger, read: list[Passage],
                     usage: Usage) -> tuple[str, list[TraceEvent]]:
-        """A short answer from the ledger's facts and the passages read so far (no call
-        while the ledger is empty)."""
+        """A short answer from the ledger's facts and the passages read so far, or from the
+        passages alone (``draft_from``); no call while the ledger is empty."""
         if not ledger.claims:
             return "", []
         shown = draft_documents(read, ledger, self.opts.draft_passages)
-        documents = format_passages(shown, self.opts.passage_chars) if shown else ""
-        user = prompts.draft_message(self.question(question), ledger.facts_text(), documents)
-        request = self._request(user, prompts.DRAFT_START, prompts.LINE_STOP, self.opts.answer_max_tokens)
+        if self.opts.draft_from == "documents":
+            request = Reader(self.recorder, self.opts).passages_request(question, shown)
+        else:
+            documents = format_passages(shown, self.opts.passage_chars) if shown else ""
+            user = prompts.draft_message(self.question(question), ledger.facts_text(), documents)
+            request = self._request(user, prompts.DRAFT_START, prompts.LINE_STOP, self.opts.answer_max_tokens)
         response, elapsed = await self.recorder.generate(request, usage)
         answer: str = extract_answer(response.text)
         events: list[TraceEvent] = [think_event(response, elapsed, text=f"[draft] {answer}")]
@@ -363,5 +375,5 @@ class EvidenceAgent:
         return query, events
 
 
-__all__ = ["UNVERIFIED_NOTE", "DraftChecks", "EvidenceAgent", "EvidenceLoopOptions", "Unsupported", "Verification",
+__all__ = ["UNVERIFIED_NOTE", "DraftChecks", "DraftFrom", "EvidenceAgent", "EvidenceLoopOptions", "Unsupported", "Verification",
            "VerifyMode", "check_draft", "combine", "draft_documents", "judge_note", "noted_judge", "read_judgement"]

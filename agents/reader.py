@@ -12,7 +12,7 @@ import time
 from pydantic import Field
 
 from sleuth.agents.answers import extract_answer, is_non_answer
-from sleuth.agents.evidence import cite_passages, format_documents
+from sleuth.agents.evidence import cite_passages, format_passages
 from sleuth.agents.prompts import baselines as prompts
 from sleuth.agents.recorder import StepRecorder
 from sleuth.engines.base import ChatMessage, GenerationRequest, GenerationResponse
@@ -95,7 +95,11 @@ class Reader:
         return self.request(prompts.direct_message(self.question(question)), **kwargs)  # type: ignore[arg-type]
 
     def documents_request(self, question: str, hits: list[SearchHit]) -> GenerationRequest:
-        docs = format_documents(hits, self.opts.passage_chars)
+        return self.passages_request(question, [hit.passage for hit in hits])
+
+    def passages_request(self, question: str, passages: list[Passage]) -> GenerationRequest:
+        """Standard-rag's request: a short answer to ``question`` from ``passages``."""
+        docs = format_passages(passages, self.opts.passage_chars)
         return self.request(prompts.documents_message(self.question(question), docs))
 
     async def answer(self, request: GenerationRequest, usage: Usage) -> tuple[str, list[TraceEvent]]:

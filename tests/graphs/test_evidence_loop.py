@@ -99,6 +99,23 @@ async def test_draft_prefers_cited_passages_and_can_read_the_notes_alone() -> No
     assert real.startswith("\nFacts:\n1. Christopher Nolan was born in London.\nQuestion:")
 
 
+async def test_draft_from_documents_asks_as_standard_rag_does_over_the_same_passages() -> None:
+    steps = {"note": [NOTE_HOP1, NOTE_HOP2], "draft": [" unknown", " London"], "judge": [" yes"],
+             "plan": [" Christopher Nolan born"]}
+    answer, engine, _ = await _ask(steps, top_k=2, verify="both", passage_chars=600, draft_from="documents")
+    assert answer.text == "London" and [c.id for c in answer.citations] == ["p2"]
+    drafts = [r for r in engine.requests if r.messages[-1].content == "Answer:"]  # type: ignore[index]
+    assert len(drafts) == 2
+    srag = ScriptedEngine(responder=lambda request: " London")
+    await ask(QUESTION, engine=srag, retriever=KeywordRetriever(PASSAGES), method="standard-rag",
+              options={"top_k": 2})
+    # the first draft is standard-rag's request, word for word: its system prompt, its
+    # worked example, the same two passages, and no notes
+    assert drafts[0].messages == srag.requests[0].messages
+    later = str(drafts[1].messages[1].content)
+    assert "Notes:" not in later and later.startswith("Answer the question using the documents.")
+
+
 async def test_judge_no_means_search_again_then_abstain_with_reason() -> None:
     steps = {"note": [NOTE_HOP1], "draft": [" Christopher Nolan"], "judge": [" no"],
              "plan": [" q1", " q2", " q3"]}

@@ -91,3 +91,20 @@ async def test_evidence_loop_best_draft_on_the_real_model(
     assert answer.trace[-1].type == "answer" and answer.trace[-1].forced  # type: ignore[union-attr]
     assert [e.kind for e in answer.trace if isinstance(e, NoteEvent)][-1] == "unverified"
     assert {c.id for c in answer.citations} <= ids and answer.usage.searches == 2
+
+
+async def test_evidence_loop_drafts_from_documents_as_standard_rag_on_the_real_model(
+    small_engine: Any, hotpot_mini: tuple[Any, list[dict[str, Any]], set[str]],
+) -> None:
+    """``draft_from="documents"``: the loop's first draft is standard-rag's answer over the same
+    passages, on the real model (both greedy, one prompt)."""
+    retriever, questions, _ = hotpot_mini
+    question = questions[1]["question"]
+    options = {"max_searches": 1, "top_k": 2, "note_max_tokens": 96, "passage_chars": 600,
+               "draft_from": "documents"}
+    loop = await ask(question, engine=small_engine, retriever=retriever, method="evidence-loop", options=options)
+    verdicts = [e.data for e in loop.trace if isinstance(e, NoteEvent) and e.kind == "verification"]
+    srag = await ask(question, engine=small_engine, retriever=retriever, method="standard-rag",
+                     options={"top_k": 2})
+    assert srag.text and verdicts, (srag.text, verdicts)
+    assert verdicts[0]["answer"] == srag.text
