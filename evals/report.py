@@ -36,19 +36,54 @@ class RunData:
     rows: list[dict[str, Any]]
     label: str = ""
     stats: dict[str, Interval] = field(default_factory=dict)
+    parts: list[RunData] = field(default_factory=list)
+    """The runs joined into this one (empty for a single run directory)."""
 
     @property
     def errors(self) -> int:
         return sum(1 for r in self.rows if r.get("error"))
 
 
-def load_run(path: Path) -> RunData:
+JOIN = "+"
+"""Joins run directories into one report row: ``runs/a+runs/b`` (see :func:`load_run`)."""
+
+_SAME = ("method", "options", "mask_gold", "mask_seed", "follow_links", "engine", "sandbox", "index", "timeout_s")
+"""What the parts of a joined run must share: everything that decides an answer but the questions."""
+
+
+def _load_one(path: Path) -> RunData:
     if not (path / RESULTS_FILE).is_file():
         raise EvalError(f"{path} has no {RESULTS_FILE}.", hint="pass directories written by "
                         "sleuth eval run --out", path=str(path))
     manifest = read_manifest(path)
     rows = ResultsFile(path / RESULTS_FILE).current()
     return RunData(path=path, manifest=manifest, rows=rows)
+
+
+def load_run(path: Path) -> RunData:
+    """One run directory, or several joined with ``+`` (``runs/q1-50+runs/q51-100``) that ran
+    the same configuration on different questions (one report row; the first part's manifest
+    stands for all, and :attr:`RunData.parts` lists them). A question in two parts, or parts
+    that differ in anything but their questions, is an :class:`~sleuth.errors.EvalError`."""
+    if JOIN not in str(path) or (path / RESULTS_FILE).is_file():
+        return _load_one(path)
+    parts = [_load_one(Path(p)) for p in str(path).split(JOIN)]
+    first = parts[0]
+    want = first.manifest.config.model_dump(mode="json", include=set(_SAME))
+    seen: dict[str, Path] = {}
+    for part in parts:
+        got = part.manifest.config.model_dump(mode="json", include=set(_SAME))
+        if got != want:
+            differ = sorted(k for k in _SAME if got.get(k) != want.get(k))
+            raise EvalError(f"{part.path} and {first.path} ran different configurations ({', '.join(differ)}), "
+                            "so they cannot be one row.", hint="report them as separate runs", path=str(path))
+        for row in part.rows:
+            if row["id"] in seen:
+                raise EvalError(f"Question {row['id']} is in both {seen[row['id']]} and {part.path}.",
+                                hint="join runs of different questions only", path=str(path))
+            seen[row["id"]] = part.path
+    return RunData(path=path, manifest=first.manifest, rows=[r for part in parts for r in part.rows],
+                   parts=parts)
 
 
 def metric_values(rows: list[dict[str, Any]], key: str) -> list[float | None]:
@@ -68,10 +103,17 @@ def summarize(run: RunData, resamples: int = 1000) -> dict[str, Interval]:
     }
 
 
+def _options_label(options: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={json.dumps(v) if isinstance(v, (dict, list)) else v}" for k, v in sorted(options.items()))
+
+
 def _labels(runs: list[RunData]) -> None:
+    """Method, the options it was given, links and masking; the path where two runs are still
+    alike."""
     for run in runs:
         cfg = run.manifest.config
-        run.label = cfg.method + (f" + {cfg.follow_links} links" if cfg.follow_links else "")
+        run.label = cfg.method + (f" [{_options_label(cfg.options)}]" if cfg.options else "")
+        run.label += f" + {cfg.follow_links} links" if cfg.follow_links else ""
         run.label += f" (mask {cfg.mask_gold:g})" if cfg.mask_gold else ""
     seen: dict[str, int] = {}
     for run in runs:
@@ -125,10 +167,11 @@ def _runs_list(runs: list[RunData]) -> str:
     for run in runs:
         m = run.manifest
         engine = m.config.engine
+        datasets = "; ".join(f"`{p.path}`: dataset {p.manifest.dataset.name} ({len(p.rows)} of "
+                             f"{p.manifest.dataset.n_selected} questions, sha256 {p.manifest.dataset.sha256[:12]})"
+                             for p in run.parts or [run])
         lines.append(
-            f"- **{run.label}**: `{run.path}`; dataset {m.dataset.name} "
-            f"({len(run.rows)} of {m.dataset.n_selected} questions, sha256 "
-            f"{m.dataset.sha256[:12]}); engine {engine.kind} {engine.model}; "
+            f"- **{run.label}**: {datasets}; engine {engine.kind} {engine.model}; "
             f"mask-gold {m.config.mask_gold:g}; follow-links {m.config.follow_links}; "
             f"options {json.dumps(m.config.options)}"
         )
@@ -177,4 +220,4 @@ def write_report(paths: list[Path], out: Path, *, resamples: int = 1000,
     return md_path, html_path
 
 
-__all__ = ["RunData", "load_runs", "markdown_report", "markdown_tables", "write_report"]
+__all__ = ["JOIN", "RunData", "load_run", "load_runs", "markdown_report", "markdown_tables", "write_report"]

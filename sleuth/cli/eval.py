@@ -55,7 +55,9 @@ def register(subparsers: Any) -> None:
         "against cost, histograms of turns and searches, and browsable per-question traces.",
         epilog=REPORT_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    report.add_argument("runs", nargs="+", type=Path, help="run directories (sleuth eval run --out)")
+    report.add_argument("runs", nargs="+", type=Path,
+                        help="run directories (sleuth eval run --out); join runs of one configuration on "
+                             "different questions into one row with + (runs/q1-50+runs/q51-100)")
     report.add_argument("--out", type=Path, required=True,
                         help="report path without suffix; writes OUT.md and OUT.html")
     report.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
 import subprocess
@@ -92,6 +93,45 @@ def test_shared_keeps_only_the_questions_every_run_answered(runs: list[Path], tm
     assert {r["id"] for r in same[0].rows} == {r["id"] for r in same[1].rows}
     md, _ = write_report([short, runs[1]], tmp_path / "shared", resamples=20, shared=True)
     assert "Only the 3 questions that every run answered" in md.read_text()
+
+
+def _split(run: Path, root: Path, at: int, options: dict[str, object] | None = None) -> tuple[Path, Path]:
+    """``run`` as two run directories: its first ``at`` questions, and the rest."""
+    lines = (run / "results.jsonl").read_text().splitlines(keepends=True)
+    manifest = json.loads((run / "run.json").read_text())
+    if options is not None:
+        manifest["config"]["options"] = options
+    halves = []
+    for name, part in (("a", lines[:at]), ("b", lines[at:])):
+        (root / name).mkdir()
+        (root / name / "run.json").write_text(json.dumps(manifest))
+        (root / name / "results.jsonl").write_text("".join(part))
+        halves.append(root / name)
+    return halves[0], halves[1]
+
+
+def test_runs_joined_with_plus_are_one_row(runs: list[Path], tmp_path: Path) -> None:
+    a, b = _split(runs[1], tmp_path, 2, options={"top_k": 3})
+    joined, whole = load_runs([Path(f"{a}+{b}"), runs[1]], resamples=20)
+    assert len(joined.parts) == 2 and [r["id"] for r in joined.rows] == [r["id"] for r in whole.rows]
+    assert joined.label == "standard-rag [top_k=3]" and whole.label == "standard-rag"
+    assert joined.stats["f1"].mean == whole.stats["f1"].mean
+    md, _ = write_report([Path(f"{a}+{b}")], tmp_path / "joined", resamples=20)
+    text = md.read_text()
+    assert f"`{a}`: dataset hotpotqa-sandbox (2 of 6 questions" in text
+    assert f"`{b}`: dataset hotpotqa-sandbox (4 of 6 questions" in text
+    assert "| standard-rag [top_k=3] | 6 |" in text
+
+
+def test_joined_runs_must_share_a_configuration_and_not_a_question(runs: list[Path], tmp_path: Path) -> None:
+    with pytest.raises(EvalError, match=r"ran different configurations \(method\)"):
+        load_runs([Path(f"{runs[0]}+{runs[1]}")], resamples=20)
+    with pytest.raises(EvalError, match=r"ran different configurations \(follow_links, mask_gold\)"):
+        load_runs([Path(f"{runs[1]}+{runs[2]}")], resamples=20)
+    with pytest.raises(EvalError, match="is in both"):
+        load_runs([Path(f"{runs[1]}+{runs[1]}")], resamples=20)
+    with pytest.raises(EvalError, match="results.jsonl"):
+        load_runs([Path(f"{runs[1]}+{tmp_path}")], resamples=20)
 
 
 def test_a_directory_that_is_not_a_run_is_refused(tmp_path: Path) -> None:
