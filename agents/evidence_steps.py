@@ -18,7 +18,7 @@ import re
 from collections.abc import Collection
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from sleuth.agents.answers import clean_step, extract_answer, first_sentence, is_non_answer
 from sleuth.agents.coverage import (
@@ -95,6 +95,13 @@ class EvidenceLoopOptions(ReaderOptions):  # type: ignore[misc, unused-ignore]  
     For benchmarks that score every question; see docs/methods.md ("Unverified answers")."""
     gate: GateOptions | None = None
     """A retrieve-or-answer gate in front of the loop (``None``: always run the loop)."""
+
+    @model_validator(mode="after")
+    def _documents_to_draft_from(self) -> EvidenceLoopOptions:
+        if self.draft_from == "documents" and self.draft_passages == 0:
+            raise ValueError('draft_from="documents" drafts from the passages alone, so draft_passages must be at '
+                             'least 1 (draft_passages=0 is for draft_from="notes")')
+        return self
 
 
 class Verification(StrictModel):

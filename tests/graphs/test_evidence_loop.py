@@ -10,6 +10,7 @@ from graph_doubles import PASSAGES, CrashingEngine, FlakyRetriever, KeywordRetri
 
 from sleuth.engines.base import GenerationRequest
 from sleuth.engines.scripted import ScriptedEngine
+from sleuth.errors import ConfigError
 from sleuth.graphs.registry import ask, list_methods, resume, sqlite_checkpointer, stream_steps
 from sleuth.types import Answer, InformationEvent, NoteEvent, Passage, SearchHit
 
@@ -114,6 +115,11 @@ async def test_draft_from_documents_asks_as_standard_rag_does_over_the_same_pass
     assert drafts[0].messages == srag.requests[0].messages
     later = str(drafts[1].messages[1].content)
     assert "Notes:" not in later and later.startswith("Answer the question using the documents.")
+
+
+async def test_draft_from_documents_needs_documents_to_draft_from() -> None:
+    with pytest.raises(ConfigError, match="draft_passages must be at least 1"):
+        await _ask(TWO_HOPS, draft_from="documents", draft_passages=0)
 
 
 async def test_judge_no_means_search_again_then_abstain_with_reason() -> None:
