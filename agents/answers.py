@@ -102,6 +102,25 @@ def is_non_answer(text: str) -> bool:
     return any(norm == phrase or norm.startswith(phrase + " ") for phrase in _NON_ANSWERS)
 
 
+_WH_QUESTION = re.compile(
+    r"^\W*(?:(?:in|at|on|by|for|from|of|to|with|during|since|after|before)\s+)?"
+    r"(?:what|which|who|whom|whose|when|where|why|how)\b", re.IGNORECASE)
+YES_NO = frozenset({"yes", "no"})
+
+
+def asks_for_a_thing(question: str) -> bool:
+    """Whether ``question`` opens with a wh-word ("What ...", "In which ...", "Who ..."), so
+    that a yes or no cannot answer it. In the HotpotQA sandbox 1 of its 841 such questions has
+    a yes/no gold answer, and that one is garbled ("Where operation ... fought during to
+    different wars?")."""
+    return bool(_WH_QUESTION.match(question))
+
+
+def mismatched_yes_no(question: str, answer: str) -> bool:
+    """A yes or no given to a question that asks for a thing (:func:`asks_for_a_thing`)."""
+    return normalize_answer(answer) in YES_NO and asks_for_a_thing(question)
+
+
 def majority(answers: list[str]) -> tuple[str, float]:
     """The most common answer (by normalised form, ties to the earliest) and its share of
     the non-empty answers. ``("", 0.0)`` when every answer is empty."""
@@ -119,10 +138,13 @@ def _first_index(answers: list[str], norm: str) -> int:
 
 
 __all__ = [
+    "YES_NO",
+    "asks_for_a_thing",
     "clean_step",
     "drop_fake_information",
     "extract_answer",
     "first_sentence",
     "is_non_answer",
     "majority",
+    "mismatched_yes_no",
 ]

@@ -42,8 +42,9 @@ import re
 import unicodedata
 from collections.abc import Collection, Iterable
 
+from sleuth.agents.answers import YES_NO
 from sleuth.agents.evidence import normalize_answer
-from sleuth.agents.ledger import YES_NO, answer_in_passage
+from sleuth.agents.ledger import answer_in_passage
 from sleuth.sandboxes.links import short_name
 from sleuth.types import Passage
 

@@ -20,7 +20,13 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from sleuth.agents.answers import clean_step, extract_answer, first_sentence, is_non_answer
+from sleuth.agents.answers import (
+    clean_step,
+    extract_answer,
+    first_sentence,
+    is_non_answer,
+    mismatched_yes_no,
+)
 from sleuth.agents.coverage import (
     echoes_question,
     fold,
@@ -119,6 +125,9 @@ class Verification(StrictModel):
     unpaged: list[str] = Field(default_factory=list)
     """With ``verify="hybrid"``: the question's names that no page read is named after, which
     is why the judge was asked."""
+    no_answer: bool = False
+    """The draft answers nothing: empty, "unknown", or a yes or no to a question that asks for
+    a thing. ``on_unsupported="best-draft"`` does not vote for it."""
 
     def next_queries(self) -> list[str]:
         """What to search for next without asking the model: the missing names, then each
@@ -201,7 +210,7 @@ class DraftChecks(StrictModel):
 
     answer: str
     empty: str = ""
-    """Why a non-answer ("unknown", "") is no answer; "" for a real draft."""
+    """Why a non-answer ("unknown", "", a yes to "What ...?") is no answer; "" for a real draft."""
     missing: list[str] = Field(default_factory=list)
     echo: bool = False
     unlinked: list[str] = Field(default_factory=list)
@@ -230,7 +239,7 @@ class DraftChecks(StrictModel):
             if self.missing else ""
         if self.empty:
             return Verification(answer=self.answer, judge="skipped", string_check=None, supported=False,
-                                reason=self.empty + names, missing=self.missing)
+                                reason=self.empty + names, missing=self.missing, no_answer=True)
         if self.echo:
             return Verification(answer=self.answer, judge="skipped", string_check=None, supported=False,
                                 reason="the answer only repeats the name the question gives")
@@ -260,6 +269,9 @@ def check_draft(question: str, answer: str, ledger: EvidenceLedger, context: lis
     if is_non_answer(answer):
         why = "no evidence gathered yet" if not ledger.claims else "the facts do not give an answer"
         return DraftChecks(answer=answer, empty=why, missing=missing)
+    if mismatched_yes_no(question, answer):
+        return DraftChecks(answer=answer, empty="a yes or no does not answer a question that asks for a thing",
+                           missing=missing)
     if opts.coverage and not missing and echoes_question(question, answer):
         return DraftChecks(answer=answer, echo=True)
     unlinked = unconnected_names(question, answer, context, titled) if opts.coverage and opts.connect \

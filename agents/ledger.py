@@ -14,7 +14,7 @@ import re
 
 from pydantic import Field
 
-from sleuth.agents.answers import clean_step, drop_fake_information
+from sleuth.agents.answers import YES_NO, clean_step, drop_fake_information
 from sleuth.agents.evidence import normalize_answer
 from sleuth.types import Passage, StrictModel
 
@@ -124,9 +124,6 @@ class EvidenceLedger(StrictModel):
     def supporting(self, answer: str) -> list[Passage]:
         """Cited passages that contain the answer (see :func:`answer_in_passage`)."""
         return [p for p in self.cited() if answer_in_passage(answer, p)]
-
-
-YES_NO = frozenset({"yes", "no"})
 
 
 def answer_in_passage(answer: str, passage: Passage) -> bool:

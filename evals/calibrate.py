@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sleuth.agents.answers import is_non_answer
+from sleuth.agents.answers import YES_NO, is_non_answer
 from sleuth.agents.evidence import normalize_answer
 from sleuth.agents.evidence_steps import EvidenceAgent, EvidenceLoopOptions, combine, p_yes
-from sleuth.agents.ledger import YES_NO, EvidenceLedger, answer_in_text
+from sleuth.agents.ledger import EvidenceLedger, answer_in_text
 from sleuth.agents.recorder import StepRecorder
 from sleuth.atomic import write_text_atomic
 from sleuth.engines.base import LLMEngine

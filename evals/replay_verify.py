@@ -171,8 +171,8 @@ def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLo
     drafts: list[str] = []
     for point in verification_points(row, pages):
         answer = str(point.data.get("answer") or "")
-        drafts.append(answer)
         checks = check_draft(question, answer, point.ledger, point.context, point.titled, options)
+        drafts.append("" if checks.empty else answer)
         judge: Judgement = "skipped"
         if checks.needs_judge(options.verify):
             held_to = point.min_p_yes if point.min_p_yes is not None else recorded_min_p_yes

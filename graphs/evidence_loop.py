@@ -73,7 +73,8 @@ class EvidenceState(TypedDict, total=False):
     ledger: EvidenceLedger
     draft: str
     drafts: list[str]
-    """Every draft verified so far, in order (``on_unsupported="best-draft"`` votes over them)."""
+    """Every draft verified so far, in order, "" for one that answers nothing
+    (``on_unsupported="best-draft"`` votes over them)."""
     verification: Verification
     stop_reason: str
     trace: Annotated[list[TraceEvent], operator.add]
@@ -152,7 +153,8 @@ class EvidenceLoopNodes:
         status = "supported" if verdict.supported else "unsupported"
         event = NoteEvent(kind="verification", text=f"{verdict.answer or '(no answer)'}: {status} ({verdict.reason})",
                           data=verdict.model_dump())
-        return {"verification": verdict, "drafts": [*state.get("drafts", []), verdict.answer], "usage": usage,
+        draft = "" if verdict.no_answer else verdict.answer
+        return {"verification": verdict, "drafts": [*state.get("drafts", []), draft], "usage": usage,
                 "trace": [*events, event]}
 
     async def plan(self, state: EvidenceState) -> dict[str, Any]:

@@ -218,3 +218,22 @@ async def test_best_draft_is_replayed_from_the_drafts_and_a_best_draft_run_repla
     summary = summarize(replay_rows([row], EvidenceLoopOptions(verify="both", on_unsupported="best-draft"),
                                     _PAGES.get), "both")
     assert summary[0].unverified == 1 and summary[0].abstained == 0.0
+
+
+async def test_best_draft_replay_gives_no_vote_to_a_yes_that_answers_a_wh_question() -> None:
+    question = "Where was the director of Inception born?"
+    note = " [Doc 1] Inception is a 2010 film directed by Christopher Nolan."
+    replies = {"Key facts:\n-": [note], "Answer:": [" Yes", " Christopher Nolan", " yes"],
+               "Supported:": [" no"], "Next search query:": [" q1", " q2", " q3"]}
+
+    def respond(request: GenerationRequest) -> str:
+        queue = replies[request.messages[-1].content]  # type: ignore[index]
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    options = {"verify": "both", "top_k": 2, "max_searches": 3, "on_unsupported": "best-draft"}
+    answer = await ask(question, engine=ScriptedEngine(responder=respond), retriever=_Shelf([_INCEPTION, _NOLAN]),
+                       method="evidence-loop", options=options)
+    assert answer.text == "Christopher Nolan"
+    out = replay_rows([_row(question, "London", answer)], EvidenceLoopOptions(verify="both", on_unsupported="best-draft"),
+                      _PAGES.get)[0]
+    assert (out.replayed, out.unverified, out.truncated) == ("Christopher Nolan", True, False)

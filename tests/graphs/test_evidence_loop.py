@@ -153,6 +153,22 @@ async def test_best_draft_still_abstains_without_a_real_draft() -> None:
     assert not _notes(answer, "unverified")
 
 
+async def test_a_yes_to_a_wh_question_is_no_answer_and_gets_no_vote() -> None:
+    steps = {"note": [NOTE_HOP1, NOTE_HOP2], "draft": [" Yes", " London"], "judge": [" yes"],
+             "plan": [" Christopher Nolan born"]}
+    answer, engine, _ = await _ask(steps, top_k=1, verify="both")
+    assert answer.text == "London"
+    first = _notes(answer, "verification")[0].data
+    assert first["no_answer"] and not first["supported"] and first["judge"] == "skipped"
+    assert "a yes or no does not answer a question that asks for a thing" in first["reason"]
+    assert sum(r.messages[-1].content == "Supported:" for r in engine.requests) == 1  # type: ignore[index]
+    # best-draft votes over real drafts only: two "yes" drafts and one refused "Nolan" give "Nolan"
+    steps = {"note": [NOTE_HOP1], "draft": [" Yes", " Christopher Nolan", " yes"], "judge": [" no"],
+             "plan": [" q1", " q2", " q3"]}
+    answer, _, _ = await _ask(steps, max_searches=3, verify="both", on_unsupported="best-draft")
+    assert answer.text == "Christopher Nolan" and answer.trace[-1].forced  # type: ignore[union-attr]
+
+
 async def test_answer_missing_from_cited_passages_is_unsupported_even_if_the_judge_agrees() -> None:
     steps = {"note": [NOTE_HOP1], "draft": [" Paris"], "judge": [" yes"], "plan": [" q"]}
     answer, engine, _ = await _ask(steps, max_searches=1)
