@@ -287,6 +287,7 @@ class EvidenceAgent:
     def __init__(self, recorder: StepRecorder, options: EvidenceLoopOptions) -> None:
         self.recorder = recorder
         self.opts = options
+        self.reader = Reader(recorder, options)
 
     def _request(self, user: str, start: str, stop: list[str], max_tokens: int) -> GenerationRequest:
         return GenerationRequest(
@@ -326,7 +327,7 @@ class EvidenceAgent:
             return "", []
         shown = draft_documents(read, ledger, self.opts.draft_passages)
         if self.opts.draft_from == "documents":
-            request = Reader(self.recorder, self.opts).passages_request(question, shown)
+            request = self.reader.passages_request(question, shown)
         else:
             documents = format_passages(shown, self.opts.passage_chars) if shown else ""
             user = prompts.draft_message(self.question(question), ledger.facts_text(), documents)

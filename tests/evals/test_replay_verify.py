@@ -78,6 +78,16 @@ _NOLAN = Passage(id="p2", title="Christopher Nolan", text="Christopher Nolan was
 _PAGES = {p.id: p for p in (_INCEPTION, _NOLAN)}
 
 
+def _queued(replies: dict[str, list[str]]) -> ScriptedEngine:
+    """Reply to each step (by its assistant pre-fill) from its own queue; a queue's last reply repeats."""
+
+    def respond(request: GenerationRequest) -> str:
+        queue = replies[request.messages[-1].content]  # type: ignore[index]
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    return ScriptedEngine(responder=respond)
+
+
 async def _recorded_both_run() -> dict[str, object]:
     """A verify=both run, recorded: the judge says no to the first draft, "Christopher Nolan"
     (in a cited passage), and yes to the second, "London"."""
@@ -87,11 +97,7 @@ async def _recorded_both_run() -> dict[str, object]:
                "Answer:": [" Christopher Nolan", " London"], "Supported:": [" no", " yes"],
                "Next search query:": [" Christopher Nolan birthplace"]}
 
-    def respond(request: GenerationRequest) -> str:
-        queue = replies[request.messages[-1].content]  # type: ignore[index]
-        return queue.pop(0) if len(queue) > 1 else queue[0]
-
-    answer = await ask(question, engine=ScriptedEngine(responder=respond), retriever=_Shelf([_INCEPTION, _NOLAN]),
+    answer = await ask(question, engine=_queued(replies), retriever=_Shelf([_INCEPTION, _NOLAN]),
                        method="evidence-loop", options={"verify": "both", "top_k": 2, "max_searches": 3})
     assert answer.text == "London"
     return _row(question, "London", answer)
@@ -197,12 +203,8 @@ async def test_best_draft_is_replayed_from_the_drafts_and_a_best_draft_run_repla
     replies = {"Key facts:\n-": [note], "Answer:": [" Christopher Nolan", " London", " London"],
                "Supported:": [" no"], "Next search query:": [" q1", " q2", " q3"]}
 
-    def respond(request: GenerationRequest) -> str:
-        queue = replies[request.messages[-1].content]  # type: ignore[index]
-        return queue.pop(0) if len(queue) > 1 else queue[0]
-
     options = {"verify": "both", "top_k": 2, "max_searches": 3, "on_unsupported": "best-draft"}
-    answer = await ask(question, engine=ScriptedEngine(responder=respond), retriever=_Shelf([_INCEPTION, _NOLAN]),
+    answer = await ask(question, engine=_queued(replies), retriever=_Shelf([_INCEPTION, _NOLAN]),
                        method="evidence-loop", options=options)
     assert answer.text == "London" and not answer.abstained  # the judge refused all three drafts
     row = _row(question, "London", answer)
@@ -226,12 +228,8 @@ async def test_best_draft_replay_gives_no_vote_to_a_yes_that_answers_a_wh_questi
     replies = {"Key facts:\n-": [note], "Answer:": [" Yes", " Christopher Nolan", " yes"],
                "Supported:": [" no"], "Next search query:": [" q1", " q2", " q3"]}
 
-    def respond(request: GenerationRequest) -> str:
-        queue = replies[request.messages[-1].content]  # type: ignore[index]
-        return queue.pop(0) if len(queue) > 1 else queue[0]
-
     options = {"verify": "both", "top_k": 2, "max_searches": 3, "on_unsupported": "best-draft"}
-    answer = await ask(question, engine=ScriptedEngine(responder=respond), retriever=_Shelf([_INCEPTION, _NOLAN]),
+    answer = await ask(question, engine=_queued(replies), retriever=_Shelf([_INCEPTION, _NOLAN]),
                        method="evidence-loop", options=options)
     assert answer.text == "Christopher Nolan"
     out = replay_rows([_row(question, "London", answer)], EvidenceLoopOptions(verify="both", on_unsupported="best-draft"),
