@@ -268,15 +268,16 @@ def sha256_file(path: Path) -> str:
 
 
 def load_dataset(
-    name: str, *, data_dir: str | Path | None = None, limit: int | None = None
+    name: str, *, data_dir: str | Path | None = None, limit: int | None = None, skip: int = 0
 ) -> Dataset:
-    """Load a dataset by name (see :data:`DATASETS`) or from a JSONL file path."""
+    """Load a dataset by name (see :data:`DATASETS`) or from a JSONL file path: its questions
+    in the dataset's order, less the first ``skip``, then at most ``limit`` of them."""
     key = ALIASES.get(name, name)
     spec = DATASETS.get(key)
     if spec is None:
         candidate = Path(name)
         if candidate.suffix in (".jsonl", ".gz", ".json") and candidate.is_file():
-            return _load_file(candidate, parse_flashrag, candidate.name, None, "", limit)
+            return _load_file(candidate, parse_flashrag, candidate.name, None, "", limit, skip=skip)
         raise DatasetError(
             f"Unknown dataset {name!r}.",
             hint=f"choose one of: {', '.join(list_datasets())}, or pass a .jsonl file",
@@ -291,7 +292,7 @@ def load_dataset(
             path=str(path),
         )
     corpus = root / spec.corpus if spec.corpus else None
-    return _load_file(path, spec.parser, spec.name, corpus, spec.description, limit, spec)
+    return _load_file(path, spec.parser, spec.name, corpus, spec.description, limit, spec, skip=skip)
 
 
 def shuffled(examples: list[EvalExample], seed: int) -> list[EvalExample]:
@@ -301,13 +302,14 @@ def shuffled(examples: list[EvalExample], seed: int) -> list[EvalExample]:
 
 def _load_file(
     path: Path, parser: Parser, name: str, corpus: Path | None, description: str,
-    limit: int | None, spec: DatasetSpec | None = None,
+    limit: int | None, spec: DatasetSpec | None = None, *, skip: int = 0,
 ) -> Dataset:
     examples = read_examples(path, parser)
     if spec is not None:
         if spec.shuffle_seed is not None:
             examples = shuffled(examples, spec.shuffle_seed)
         examples = examples[spec.first:spec.stop]
+    examples = examples[max(skip, 0):]
     if limit is not None:
         examples = examples[: max(limit, 0)]
     return Dataset(name=name, path=path, sha256=sha256_file(path), examples=examples,

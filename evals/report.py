@@ -162,13 +162,20 @@ def markdown_tables(runs: list[RunData]) -> str:
     return "\n".join(lines)
 
 
+def _selection(manifest: RunManifest) -> str:
+    """"questions 41-60, " for a run that left out the dataset's first 40 questions."""
+    skip = manifest.config.skip
+    return f"questions {skip + 1}-{skip + manifest.dataset.n_selected}, " if skip else ""
+
+
 def _runs_list(runs: list[RunData]) -> str:
     lines = []
     for run in runs:
         m = run.manifest
         engine = m.config.engine
-        datasets = "; ".join(f"`{p.path}`: dataset {p.manifest.dataset.name} ({len(p.rows)} of "
-                             f"{p.manifest.dataset.n_selected} questions, sha256 {p.manifest.dataset.sha256[:12]})"
+        datasets = "; ".join(f"`{p.path}`: dataset {p.manifest.dataset.name} ({_selection(p.manifest)}"
+                             f"{len(p.rows)} of {p.manifest.dataset.n_selected} questions, "
+                             f"sha256 {p.manifest.dataset.sha256[:12]})"
                              for p in run.parts or [run])
         lines.append(
             f"- **{run.label}**: {datasets}; engine {engine.kind} {engine.model}; "

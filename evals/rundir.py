@@ -46,6 +46,9 @@ class RunConfig(StrictModel):
     options: dict[str, Any] = Field(default_factory=dict)
     """The method's options (validated by its options model)."""
     limit: int | None = Field(default=None, ge=1)
+    skip: int = Field(default=0, ge=0)
+    """Questions left out from the dataset's start: ``skip=40, limit=20`` runs questions
+    41-60, so that processes can share a dataset and their runs be joined in a report."""
     mask_gold: float = Field(default=0.0, ge=0.0, le=1.0)
     """Share of questions whose gold evidence is hidden from the agent."""
     mask_seed: int = 0
@@ -180,8 +183,9 @@ def prepare_run_dir(out_dir: Path, manifest: RunManifest, *, resume: bool) -> Ru
 
 def _extends(old: RunManifest, new: RunManifest, changed: set[str]) -> bool:
     """``new`` only raises ``limit`` (``changed`` names the identity fields that differ): its
-    questions start with all of ``old``'s (the selection is a prefix of the dataset, and
-    masking is drawn per question id), so the finished rows stay valid and the run can grow."""
+    questions start with all of ``old``'s (the selection is a prefix of the dataset after
+    ``skip``, which must match, and masking is drawn per question id), so the finished rows
+    stay valid and the run can grow."""
     if changed - {"config.limit", "dataset.n_selected"}:
         return False
     before, after = old.config.limit, new.config.limit

@@ -280,7 +280,8 @@ async def run_eval(
 
     out = Path(out_dir)
     make_options(config.method, config.options)  # unknown method or bad options: fail first
-    dataset = load_dataset(config.dataset, data_dir=config.data_dir, limit=config.limit)
+    dataset = load_dataset(config.dataset, data_dir=config.data_dir, limit=config.limit,
+                           skip=config.skip)
     sandbox = open_sandbox(config, dataset, progress)
     results = ResultsFile(out / RESULTS_FILE)
     own_engine = engine is None

@@ -24,6 +24,10 @@ RUN_EXAMPLE = """examples:
   sleuth eval run --dataset hotpotqa-sandbox --method standard-rag --mask-gold 0.3 \\
       --engine openai --base-url http://127.0.0.1:8000/v1 --model Qwen/Qwen2.5-7B-Instruct \\
       --concurrency 16 --option top_k=5 --out runs/rag-masked
+  # one dataset on two processes (questions 1-50 and 51-100), then one report row:
+  sleuth eval run --dataset hotpotqa-random --method ircot --limit 50 --out runs/ircot-1
+  sleuth eval run --dataset hotpotqa-random --method ircot --skip 50 --limit 50 --out runs/ircot-51
+  sleuth eval report runs/ircot-1+runs/ircot-51 --out docs/results/ircot
 
 Each finished question is appended to OUT/results.jsonl at once; a killed run continues
 with --resume and never repeats or loses a finished question; --resume with a larger
@@ -91,6 +95,9 @@ def _add_run(sub: Any) -> None:
                      help="with --resume, also rerun questions whose result is an error (the "
                      "error line stays in the file; reports use the newest line per question)")
     run.add_argument("--limit", type=int, default=None, help="first N questions only")
+    run.add_argument("--skip", type=int, default=0, metavar="N",
+                     help="leave out the first N questions (with --limit: questions N+1 to "
+                     "N+limit), to share a dataset between processes")
     run.add_argument("--concurrency", type=int, default=1, help="questions in flight (default 1)")
     run.add_argument("--mask-gold", type=float, default=0.0, metavar="FRACTION",
                      help="hide the gold evidence of this share of questions (refusal test)")
@@ -420,7 +427,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         config = RunConfig(
             dataset=args.dataset, method=args.method, options=parse_options(args.option),
-            limit=args.limit, mask_gold=args.mask_gold, mask_seed=args.mask_seed,
+            limit=args.limit, skip=args.skip, mask_gold=args.mask_gold, mask_seed=args.mask_seed,
             follow_links=args.follow_links,
             engine=EngineConfig(kind=args.engine, model=args.model, base_url=args.base_url,
                                 scripted_delay_s=args.scripted_delay),

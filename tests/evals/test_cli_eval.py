@@ -69,6 +69,13 @@ def test_cli_errors_are_one_clear_line(eval_sandbox_dir: Path, tmp_path: Path) -
     other = subprocess.run(_cmd(eval_sandbox_dir, out, "--limit", "1", "--mask-gold", "0.5",
                                 "--resume"), check=False, capture_output=True, text=True, timeout=300)
     assert other.returncode == 1 and "config.mask_gold: 0.0 -> 0.5" in other.stderr
+    moved = subprocess.run(_cmd(eval_sandbox_dir, out, "--limit", "1", "--skip", "1", "--resume"),
+                           check=False, capture_output=True, text=True, timeout=300)
+    assert moved.returncode == 1 and "config.skip: 0 -> 1" in moved.stderr
+    negative = subprocess.run(_cmd(eval_sandbox_dir, tmp_path / "n", "--skip", "-1"), check=False,
+                              capture_output=True, text=True, timeout=300)
+    assert negative.returncode != 0 and "skip" in negative.stderr and "Traceback" not in negative.stderr
+    assert not (tmp_path / "n").exists()
     lone = subprocess.run(_cmd(eval_sandbox_dir, out, "--limit", "1", "--retry-errors"), check=False,
                           capture_output=True, text=True, timeout=300)
     assert lone.returncode != 0 and "--retry-errors needs --resume" in lone.stderr

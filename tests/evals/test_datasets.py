@@ -70,6 +70,15 @@ def test_random_splits_partition_one_seeded_shuffle_with_the_datasets_mix(shared
     assert 3 <= yes_no(head) <= 17 and 3 <= yes_no(tune[:100]) <= 17
 
 
+def test_skip_and_limit_select_a_slice_in_the_datasets_order(shared_data: Path) -> None:
+    whole = [e.id for e in load_dataset("hotpotqa-random-tune", data_dir=shared_data).examples]
+    part = load_dataset("hotpotqa-random-tune", data_dir=shared_data, skip=40, limit=20)
+    assert [e.id for e in part.examples] == whole[40:60]
+    tail = load_dataset("hotpotqa-random-tune", data_dir=shared_data, skip=len(whole) - 3, limit=20)
+    assert [e.id for e in tail.examples] == whole[-3:]
+    assert load_dataset("hotpotqa-random-tune", data_dir=shared_data, skip=len(whole)).examples == []
+
+
 def test_limit_and_popqa_metadata(shared_data: Path) -> None:
     ds = load_dataset("popqa", data_dir=shared_data, limit=3)
     assert [e.id for e in ds.examples] == ["test_10207", *[e.id for e in ds.examples[1:]]]

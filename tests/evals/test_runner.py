@@ -14,7 +14,7 @@ from langgraph.graph import END, START, StateGraph
 from sleuth.engines.base import GenerationRequest, GenerationResponse
 from sleuth.engines.scripted import ScriptedEngine
 from sleuth.errors import ConfigError, DatasetError, EvalError, ResumeMismatchError
-from sleuth.evals.report import load_runs
+from sleuth.evals.report import load_runs, write_report
 from sleuth.evals.rundir import (
     RESULTS_FILE,
     RUN_FILE,
@@ -278,6 +278,26 @@ async def test_resume_with_a_larger_limit_grows_the_run(eval_sandbox_dir: Path, 
         await run_eval(_config(eval_sandbox_dir, limit=4, mask_gold=0.5), out, resume=True,
                        engine=_engine(), progress=False)
     assert len(_rows(out)) == 3
+
+
+async def test_slices_of_one_dataset_join_into_the_whole_run(eval_sandbox_dir: Path, tmp_path: Path) -> None:
+    await run_eval(_config(eval_sandbox_dir, limit=4), tmp_path / "whole", engine=_engine(), progress=False)
+    await run_eval(_config(eval_sandbox_dir, limit=2), tmp_path / "q1", engine=_engine(), progress=False)
+    await run_eval(_config(eval_sandbox_dir, skip=2, limit=2), tmp_path / "q3", engine=_engine(),
+                   progress=False)
+    assert [r["id"] for r in _rows(tmp_path / "q3")] == [r["id"] for r in _rows(tmp_path / "whole")][2:]
+    joined, whole = load_runs([Path(f"{tmp_path / 'q1'}+{tmp_path / 'q3'}"), tmp_path / "whole"], resamples=20)
+    assert [r["id"] for r in joined.rows] == [r["id"] for r in whole.rows]
+    assert [r["prediction"] for r in joined.rows] == [r["prediction"] for r in whole.rows]
+    assert read_manifest(tmp_path / "q3").config.skip == 2
+    md, _ = write_report([Path(f"{tmp_path / 'q1'}+{tmp_path / 'q3'}")], tmp_path / "report", resamples=20)
+    text = md.read_text()
+    assert "dataset hotpotqa-sandbox (2 of 2 questions" in text
+    assert "dataset hotpotqa-sandbox (questions 3-4, 2 of 2 questions" in text
+    with pytest.raises(ResumeMismatchError, match="config.skip: 2 -> 3"):
+        await run_eval(_config(eval_sandbox_dir, skip=3, limit=2), tmp_path / "q3", resume=True,
+                       engine=_engine(), progress=False)
+    assert len(_rows(tmp_path / "q3")) == 2
 
 
 async def test_unknown_names_fail_before_anything_is_written(
