@@ -74,7 +74,8 @@ def test_cli_errors_are_one_clear_line(eval_sandbox_dir: Path, tmp_path: Path) -
     assert moved.returncode == 1 and "config.skip: 0 -> 1" in moved.stderr
     negative = subprocess.run(_cmd(eval_sandbox_dir, tmp_path / "n", "--skip", "-1"), check=False,
                               capture_output=True, text=True, timeout=300)
-    assert negative.returncode != 0 and "skip" in negative.stderr and "Traceback" not in negative.stderr
+    assert negative.returncode == 2 and "Traceback" not in negative.stderr
+    assert "Invalid eval settings" in negative.stderr and "greater than or equal to 0" in negative.stderr
     assert not (tmp_path / "n").exists()
     lone = subprocess.run(_cmd(eval_sandbox_dir, out, "--limit", "1", "--retry-errors"), check=False,
                           capture_output=True, text=True, timeout=300)
