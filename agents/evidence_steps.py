@@ -22,7 +22,6 @@ from pydantic import Field, model_validator
 
 from sleuth.agents.answers import (
     clean_step,
-    extract_answer,
     first_sentence,
     is_non_answer,
     mismatched_yes_no,
@@ -38,7 +37,7 @@ from sleuth.agents.evidence import format_documents, format_passages, normalize_
 from sleuth.agents.gate import GateOptions
 from sleuth.agents.ledger import EvidenceLedger, EvidenceNote, parse_note, string_check
 from sleuth.agents.prompts import evidence_loop as prompts
-from sleuth.agents.reader import Reader, ReaderOptions, output_problem, think_event
+from sleuth.agents.reader import Reader, ReaderOptions, is_reasoned, output_problem, think_event
 from sleuth.agents.recorder import StepRecorder
 from sleuth.engines.base import ChatMessage, GenerationRequest, GenerationResponse
 from sleuth.types import Passage, SearchHit, StrictModel, TraceEvent, Usage
@@ -333,8 +332,11 @@ class EvidenceAgent:
             user = prompts.draft_message(self.question(question), ledger.facts_text(), documents)
             request = self._request(user, prompts.DRAFT_START, prompts.LINE_STOP, self.opts.answer_max_tokens)
         response, elapsed = await self.recorder.generate(request, usage)
-        answer: str = extract_answer(response.text)
-        events: list[TraceEvent] = [think_event(response, elapsed, text=f"[draft] {answer}")]
+        answer: str = self.reader.read(request, response.text)
+        shown_text = f"[draft] {answer}"
+        if is_reasoned(request):
+            shown_text += f" [reasoning] {response.text.strip()}"
+        events: list[TraceEvent] = [think_event(response, elapsed, text=shown_text)]
         problem = output_problem(response, answer)
         if problem is not None:
             events.append(problem)

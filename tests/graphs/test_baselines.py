@@ -139,3 +139,44 @@ async def test_interrupted_run_resumes_from_the_sqlite_checkpoint(
     assert [c.id for c in answer.citations] == ["p2"]
     # every type in the state is on the serializer's allowlist
     assert not [r for r in caplog.records if "unregistered type" in r.getMessage()]
+
+
+REASONED = " Inception was directed by Christopher Nolan, who was born in London.\nAnswer: London"
+
+
+async def test_reasoned_reader_answers_from_the_answer_line_and_keeps_the_reasoning() -> None:
+    answer, engine, _ = await _ask("standard-rag", [REASONED], top_k=2, reason_first=True)
+    assert answer.text == "London" and not answer.abstained
+    request = engine.requests[0]
+    assert request.messages[-1].content == "Reasoning:"  # type: ignore[index]
+    assert "\n" not in request.stop and "\n\n" in request.stop
+    assert request.max_tokens == 32 + 128
+    assert "Reasoning: Inception was directed by Christopher Nolan" in request.messages[1].content  # type: ignore[index]
+    think = next(e for e in answer.trace if e.type == "think")
+    assert "born in London" in think.text  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        (" Nolan was born in London.\nAnswer: London.\n", "London"),
+        (" Nolan was born in London.\n**Answer:** London", "London"),
+        (" Answer: Paris is wrong here.\nNolan was born in London.\nAnswer: London", "London"),
+        (" Nolan was born in London.\n<information>Answer: Paris</information>", ""),
+        (" Nolan was born in London, so the answer is London.", ""),
+        ("", ""),
+    ],
+)
+async def test_reasoned_reader_reads_only_a_real_answer_line(output: str, expected: str) -> None:
+    answer, _, _ = await _ask("standard-rag", [output], reason_first=True)
+    assert answer.text == expected
+    if not expected:
+        assert answer.abstained and answer.abstain_reason
+        assert any(e.type == "error" and e.code in {"malformed_output", "empty_output"}
+                   for e in answer.trace)  # type: ignore[union-attr]
+
+
+async def test_reasoned_reader_leaves_the_direct_answer_alone() -> None:
+    answer, engine, _ = await _ask("no-retrieval", [" London"], reason_first=True)
+    assert answer.text == "London"
+    assert engine.requests[0].messages[-1].content == "Answer:"  # type: ignore[index]

@@ -416,3 +416,23 @@ async def test_connect_accepts_an_answer_whose_page_links_the_names() -> None:
     answer, _, _ = await _ask(steps, retriever=retriever, question=BERGL_Q, top_k=3, connect=True)
     assert answer.text == "Shameless" and retriever.queries == [BERGL_Q]
     assert _notes(answer, "verification")[0].data["unlinked"] == []
+
+
+async def test_draft_from_documents_with_reasoning_reads_the_answer_line() -> None:
+    """``reason_first``: the documents draft is standard-rag's reasoned request; the answer
+    comes from its answer line and the trace keeps the reasoning."""
+    reasoned = " Inception was directed by Christopher Nolan, born in London.\nAnswer: London"
+    respond = scripted({"note": [NOTE_HOP1, NOTE_HOP2], "judge": [" yes"], "plan": [" Christopher Nolan born"]})
+    engine = ScriptedEngine(responder=lambda request: (
+        reasoned if request.messages[-1].content == "Reasoning:" else respond(request)))  # type: ignore[index]
+    answer = await ask(QUESTION, engine=engine, retriever=KeywordRetriever(PASSAGES), method="evidence-loop",
+                       options={"top_k": 2, "draft_from": "documents", "reason_first": True})
+    assert answer.text == "London" and not answer.abstained
+    drafts = [r for r in engine.requests if r.messages[-1].content == "Reasoning:"]  # type: ignore[index]
+    srag = ScriptedEngine(responder=lambda request: " x\nAnswer: London")
+    await ask(QUESTION, engine=srag, retriever=KeywordRetriever(PASSAGES), method="standard-rag",
+              options={"top_k": 2, "reason_first": True})
+    assert drafts and drafts[0].messages == srag.requests[0].messages
+    assert [v.data["answer"] for v in _notes(answer, "verification")] == ["London", "London"]
+    think = [e.text for e in answer.trace if e.type == "think" and e.text.startswith("[draft]")]  # type: ignore[union-attr]
+    assert think[0].startswith("[draft] London [reasoning] Inception was directed")

@@ -108,3 +108,21 @@ async def test_evidence_loop_drafts_from_documents_as_standard_rag_on_the_real_m
                      options={"top_k": 2})
     assert srag.text and verdicts, (srag.text, verdicts)
     assert verdicts[0]["answer"] == srag.text
+
+
+async def test_reasoned_reader_on_the_real_model(
+    small_engine: Any, hotpot_mini: tuple[Any, list[dict[str, Any]], set[str]],
+) -> None:
+    """``reason_first``: the real model writes a reasoning line and an answer line; the answer
+    is the answer line's, and the trace keeps the reasoning."""
+    from sleuth.agents.reader import read_reasoned_answer
+
+    retriever, questions, ids = hotpot_mini
+    answer = await ask(questions[1]["question"], engine=small_engine, retriever=retriever, method="standard-rag",
+                       options={"top_k": 3, "reason_first": True})
+    think = next(e for e in answer.trace if e.type == "think")
+    assert think.completion_tokens > 4  # type: ignore[union-attr]
+    assert answer.text == read_reasoned_answer(think.text)  # type: ignore[union-attr]
+    assert answer.text, think.text  # type: ignore[union-attr]
+    assert "\n" not in answer.text and len(answer.text) < len(think.text)  # type: ignore[union-attr]
+    assert {c.id for c in answer.citations} <= ids
