@@ -127,9 +127,15 @@ def gate_markdown(runs: list[Any]) -> str:
         return ""
     lines = ["## Retrieve-or-answer gate"]
     for table in tables:
-        lines += ["", table.intro, "", "| " + " | ".join(table.header) + " |", "|" + "---|" * len(table.header)]
-        lines += ["| " + " | ".join(row) + " |" for row in table.rows]
+        lines += ["", *table_markdown(table)]
     return "\n".join(lines)
 
 
-__all__ = ["GateSummary", "Table", "gate_decisions", "gate_markdown", "gate_tables", "has_gate", "summarize_gate"]
+def table_markdown(table: Table) -> list[str]:
+    """The lines of ``table`` in Markdown: its intro, a blank line, the table."""
+    return [table.intro, "", "| " + " | ".join(table.header) + " |", "|" + "---|" * len(table.header),
+            *("| " + " | ".join(row) + " |" for row in table.rows)]
+
+
+__all__ = ["GateSummary", "Table", "gate_decisions", "gate_markdown", "gate_tables", "has_gate", "summarize_gate",
+           "table_markdown"]

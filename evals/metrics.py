@@ -166,6 +166,34 @@ def bootstrap_ci(
     return Interval(mean=float(data.mean()), lo=float(lo), hi=float(hi), n=int(data.size))
 
 
+def bootstrap_ratio_ci(
+    values: Sequence[float],
+    baseline: Sequence[float],
+    *,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Interval:
+    """Paired percentile bootstrap CI of ``sum(values) / sum(baseline)``: both lists hold one
+    value per question, in the same order, and each resample draws the same questions from
+    both. Resamples whose baseline sums to zero are left out; the mean is ``None`` when the
+    baseline's own sum is zero."""
+    run = np.asarray(values, dtype=np.float64)
+    base = np.asarray(baseline, dtype=np.float64)
+    if run.shape != base.shape:
+        raise ValueError(f"paired values need equal lengths, got {run.size} and {base.size}")
+    if run.size == 0 or base.sum() <= 0:
+        return Interval(mean=None, lo=None, hi=None, n=int(run.size))
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, run.size, size=(resamples, run.size))
+    sums = base[idx].sum(axis=1)
+    keep = sums > 0
+    ratios = run[idx].sum(axis=1)[keep] / sums[keep]
+    tail = (1 - confidence) / 2 * 100
+    lo, hi = np.percentile(ratios, [tail, 100 - tail])
+    return Interval(mean=float(run.sum() / base.sum()), lo=float(lo), hi=float(hi), n=int(run.size))
+
+
 ANSWER_METRICS = ("acc", "em", "f1")
 FACTORISED_METRICS = ("recall", "sufficient", "utilisation", "refusal", "over_refusal", "forced")
 COST_METRICS = ("llm_calls", "prompt_tokens", "completion_tokens", "searches", "opens", "wall_s")
@@ -179,6 +207,7 @@ __all__ = [
     "QuestionMetrics",
     "accuracy",
     "bootstrap_ci",
+    "bootstrap_ratio_ci",
     "evidence_recall",
     "exact_match",
     "f1_score",

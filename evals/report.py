@@ -13,7 +13,7 @@ from typing import Any
 
 from sleuth.atomic import write_text_atomic
 from sleuth.errors import EvalError
-from sleuth.evals.gate_report import gate_markdown
+from sleuth.evals.gate_report import Table, gate_markdown, table_markdown
 from sleuth.evals.metrics import Interval, bootstrap_ci
 from sleuth.evals.rundir import RESULTS_FILE, ResultsFile, RunManifest, read_manifest
 
@@ -195,15 +195,18 @@ present. Forced: answered without the method's own finish (out of turns, or an u
 best draft), among the questions answered. Costs are means per question."""
 
 
-def markdown_report(runs: list[RunData], html_name: str, *, shared: bool = False) -> str:
+def markdown_report(runs: list[RunData], html_name: str, *, shared: bool = False,
+                    comparison: Table | None = None) -> str:
     scope = ([f"Only the {len(runs[0].rows)} questions that every run answered (`--shared`)."]
              if shared and runs else [])
+    against = ["## Against the baseline\n\n" + "\n".join(table_markdown(comparison))] if comparison else []
     return "\n\n".join([
         "# Sleuth evaluation report",
         _runs_list(runs),
         *scope,
         markdown_tables(runs),
         NOTES,
+        *against,
         *([gate] if (gate := gate_markdown(runs)) else []),
         f"Plots and per-question traces: [{html_name}]({html_name}).",
     ]) + "\n"
@@ -215,15 +218,19 @@ def report_paths(out: Path) -> tuple[Path, Path]:
 
 
 def write_report(paths: list[Path], out: Path, *, resamples: int = 1000,
-                 shared: bool = False) -> tuple[Path, Path]:
-    """Write ``OUT.md`` and ``OUT.html`` for the runs in ``paths``; returns both paths."""
+                 shared: bool = False, baseline: Path | None = None) -> tuple[Path, Path]:
+    """Write ``OUT.md`` and ``OUT.html`` for the runs in ``paths``; returns both paths.
+    ``baseline``: one of ``paths``; adds each other run's paired F1 ratio against it."""
+    from sleuth.evals.compare import comparison_table, find_baseline
     from sleuth.evals.report_html import html_report
 
     runs = load_runs(paths, resamples, shared=shared)
+    comparison = (comparison_table(runs, find_baseline(runs, baseline), resamples=resamples)
+                  if baseline is not None else None)
     md_path, html_path = report_paths(Path(out))
     md_path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(md_path, markdown_report(runs, html_path.name, shared=shared))
-    write_text_atomic(html_path, html_report(runs))
+    write_text_atomic(md_path, markdown_report(runs, html_path.name, shared=shared, comparison=comparison))
+    write_text_atomic(html_path, html_report(runs, comparison))
     return md_path, html_path
 
 

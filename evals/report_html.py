@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from sleuth.evals.gate_report import gate_tables
+from sleuth.evals.gate_report import Table, gate_tables
 from sleuth.evals.report import COST, NOTES, QUALITY, RunData, metric_values
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
@@ -97,13 +97,13 @@ def _gate_section(runs: list[RunData]) -> str:
     tables = gate_tables(runs)
     if not tables:
         return ""
-    parts = ["<h2>Retrieve-or-answer gate</h2>"]
-    for table in tables:
-        head = "".join(f"<th>{_e(h)}</th>" for h in table.header)
-        body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in table.rows)
-        parts.append(f"<p class=muted>{_e(table.intro)}</p><div class=wide><table><tr>{head}</tr>{body}"
-                     "</table></div>")
-    return "".join(parts)
+    return "<h2>Retrieve-or-answer gate</h2>" + "".join(map(_table_html, tables))
+
+
+def _table_html(table: Table) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in table.header)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in table.rows)
+    return f"<p class=muted>{_e(table.intro)}</p><div class=wide><table><tr>{head}</tr>{body}</table></div>"
 
 
 # -- plots ----------------------------------------------------------------------------------
@@ -285,7 +285,8 @@ def _traces(runs: list[RunData]) -> str:
     return controls + blocks
 
 
-def html_report(runs: list[RunData]) -> str:
+def html_report(runs: list[RunData], comparison: Table | None = None) -> str:
+    """The report page; ``comparison``: the table against a baseline run (``--baseline``)."""
     runs_list = "".join(
         f"<li><b>{_e(r.label)}</b>: {_e(r.manifest.dataset.name)}, {len(r.rows)} questions, "
         f"engine {_e(r.manifest.config.engine.kind)} {_e(r.manifest.config.engine.model)}, "
@@ -300,7 +301,9 @@ def html_report(runs: list[RunData]) -> str:
         "<pre id=js-errors hidden></pre><h1>Sleuth evaluation report</h1>"
         f"<ul>{runs_list}</ul><h2>Quality</h2>{_table(runs, QUALITY, True)}"
         f"<h2>Cost per question</h2>{_table(runs, COST, False)}"
-        f"<p class=muted>{_e(NOTES)}</p>{_gate_section(runs)}<h2>Plots</h2><div class=plots>{plots}</div>"
+        f"<p class=muted>{_e(NOTES)}</p>"
+        + (f"<h2>Against the baseline</h2>{_table_html(comparison)}" if comparison else "")
+        + f"{_gate_section(runs)}<h2>Plots</h2><div class=plots>{plots}</div>"
         f"<h2>Per-question traces</h2>{_traces(runs)}{FILTER_JS}</body></html>\n"
     )
 

@@ -67,6 +67,9 @@ def register(subparsers: Any) -> None:
     report.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
     report.add_argument("--shared", action="store_true",
                         help="only the questions every run answered (compare partial runs fairly)")
+    report.add_argument("--baseline", type=Path, default=None, metavar="RUN",
+                        help="one of the runs: add each other run's F1 against it, paired over their "
+                             "shared questions (ratio and change with 95%% CIs, questions better and worse)")
     report.set_defaults(func=_report)
     listing = sub.add_parser("list", help="list datasets and methods",
                              description="List the datasets and methods an eval can use.",
@@ -448,7 +451,8 @@ def _run(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from sleuth.evals.report import write_report
 
-    md, html = write_report(args.runs, args.out, resamples=args.resamples, shared=args.shared)
+    md, html = write_report(args.runs, args.out, resamples=args.resamples, shared=args.shared,
+                            baseline=args.baseline)
     print(f"wrote {md} and {html}")
     return 0
 

@@ -8,6 +8,7 @@ import pytest
 from sleuth.evals.metrics import (
     accuracy,
     bootstrap_ci,
+    bootstrap_ratio_ci,
     evidence_recall,
     exact_match,
     f1_score,
@@ -108,3 +109,28 @@ def test_bootstrap_edge_cases() -> None:
     assert const.lo == const.hi == const.mean == 1.0
     assert bootstrap_ci([0.0, 1.0], seed=1) == bootstrap_ci([0.0, 1.0], seed=1)
     assert bootstrap_ci([0.5, 0.25]).format(2, scale=100) == "37.50 [25.00, 50.00]"
+
+
+def test_paired_ratio_bootstrap_draws_the_same_questions_from_both_runs() -> None:
+    rng = np.random.default_rng(5)
+    base = [float(v) for v in rng.random(60)]
+    doubled = bootstrap_ratio_ci([2 * b for b in base], base, resamples=500)
+    # paired: every resample holds the same questions of both runs, so every ratio is 2
+    assert doubled.mean == pytest.approx(2.0) and doubled.n == 60
+    assert (doubled.lo, doubled.hi) == (pytest.approx(2.0), pytest.approx(2.0))
+    other = [float(v) for v in rng.random(60)]
+    ci = bootstrap_ratio_ci(other, base, resamples=1000, seed=2)
+    idx = np.random.default_rng(2).integers(0, 60, size=(1000, 60))
+    ratios = [sum(other[j] for j in row) / sum(base[j] for j in row) for row in idx]
+    assert ci.mean == pytest.approx(sum(other) / sum(base))
+    assert (ci.lo, ci.hi) == (pytest.approx(np.percentile(ratios, 2.5)), pytest.approx(np.percentile(ratios, 97.5)))
+
+
+def test_paired_ratio_bootstrap_edge_cases() -> None:
+    with pytest.raises(ValueError, match="equal lengths"):
+        bootstrap_ratio_ci([1.0, 0.0], [1.0])
+    assert bootstrap_ratio_ci([1.0, 1.0], [0.0, 0.0]).mean is None
+    assert bootstrap_ratio_ci([], []).mean is None
+    # resamples that drew only the baseline's zero are left out, not divided by
+    ci = bootstrap_ratio_ci([1.0, 1.0], [0.0, 1.0], resamples=200)
+    assert ci.mean == 2.0 and ci.lo is not None and ci.hi is not None and 1.0 <= ci.lo <= ci.hi <= 2.0

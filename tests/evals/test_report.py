@@ -147,6 +147,44 @@ def test_cli_report(runs: list[Path], tmp_path: Path) -> None:
     assert (tmp_path / "rep.md").is_file() and (tmp_path / "rep.html").is_file()
 
 
+def _f1s(run: Path) -> dict[str, float]:
+    return {r["id"]: r["metrics"]["f1"] for r in map(json.loads, (run / "results.jsonl").read_text().splitlines())}
+
+
+def test_baseline_table_pairs_each_run_with_the_baseline(runs: list[Path], tmp_path: Path) -> None:
+    short = tmp_path / "short"
+    short.mkdir()
+    shutil.copy(runs[0] / "run.json", short / "run.json")
+    lines = (runs[0] / "results.jsonl").read_text().splitlines(keepends=True)
+    (short / "results.jsonl").write_text("".join(lines[:4]))
+    md, html = write_report([short, runs[1], runs[2]], tmp_path / "vs", resamples=200, baseline=runs[1])
+    text = md.read_text()
+    section = text.split("## Against the baseline")[1]
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in section.splitlines() if line.startswith("| ") and not line.startswith("| Method")}
+    assert set(rows) == {"search-r1", "standard-rag + 2 links (mask 0.5)"}  # the baseline has no row
+    run, base = _f1s(short), _f1s(runs[1])
+    shared = [(run[i], base[i]) for i in run]
+    n, score, ref = len(shared), sum(a for a, _ in shared), sum(b for _, b in shared)
+    assert rows["search-r1"][:3] == ["4", f"{100 * score / n:.1f}", f"{100 * ref / n:.1f}"]
+    assert rows["search-r1"][3].startswith(f"{score / ref:.2f}x [" if ref else "–")
+    assert rows["search-r1"][4].startswith(f"{100 * (score - ref) / n:+.1f} [")
+    assert rows["search-r1"][5:] == [str(sum(a > b for a, b in shared)), str(sum(a < b for a, b in shared))]
+    assert rows["standard-rag + 2 links (mask 0.5)"][3] == "different masking"
+    assert "against standard-rag, on the questions each run shares with it" in section
+    assert "Against the baseline" in html.read_text()
+
+
+def test_baseline_must_be_one_of_the_runs(runs: list[Path], tmp_path: Path) -> None:
+    with pytest.raises(EvalError, match="is not one of the reported runs"):
+        write_report([runs[0]], tmp_path / "vs", resamples=20, baseline=runs[1])
+    out = subprocess.run([sys.executable, "-m", "sleuth", "eval", "report", str(runs[0]), str(runs[1]),
+                          "--baseline", str(runs[0]), "--out", str(tmp_path / "cli")],
+                         check=False, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "| standard-rag | 6 |" in (tmp_path / "cli.md").read_text().split("## Against the baseline")[1]
+
+
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
