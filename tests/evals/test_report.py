@@ -80,12 +80,17 @@ def test_labels_are_made_unique(runs: list[Path]) -> None:
     assert [r.label for r in twice] == ["search-r1 [run0]", "search-r1 [run0]"]
 
 
+def _first(run: Path, n: int, out: Path) -> Path:
+    """A copy of ``run`` that holds its first ``n`` questions only."""
+    out.mkdir()
+    shutil.copy(run / "run.json", out / "run.json")
+    lines = (run / "results.jsonl").read_text().splitlines(keepends=True)
+    (out / "results.jsonl").write_text("".join(lines[:n]))
+    return out
+
+
 def test_shared_keeps_only_the_questions_every_run_answered(runs: list[Path], tmp_path: Path) -> None:
-    short = tmp_path / "short"
-    short.mkdir()
-    shutil.copy(runs[0] / "run.json", short / "run.json")
-    lines = (runs[0] / "results.jsonl").read_text().splitlines(keepends=True)
-    (short / "results.jsonl").write_text("".join(lines[:3]))
+    short = _first(runs[0], 3, tmp_path / "short")
     every = load_runs([short, runs[1]], resamples=20)
     assert [len(r.rows) for r in every] == [3, 6]
     same = load_runs([short, runs[1]], resamples=20, shared=True)
@@ -152,11 +157,7 @@ def _f1s(run: Path) -> dict[str, float]:
 
 
 def test_baseline_table_pairs_each_run_with_the_baseline(runs: list[Path], tmp_path: Path) -> None:
-    short = tmp_path / "short"
-    short.mkdir()
-    shutil.copy(runs[0] / "run.json", short / "run.json")
-    lines = (runs[0] / "results.jsonl").read_text().splitlines(keepends=True)
-    (short / "results.jsonl").write_text("".join(lines[:4]))
+    short = _first(runs[0], 4, tmp_path / "short")
     md, html = write_report([short, runs[1], runs[2]], tmp_path / "vs", resamples=200, baseline=runs[1])
     text = md.read_text()
     section = text.split("## Against the baseline")[1]
