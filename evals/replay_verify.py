@@ -35,6 +35,10 @@ of the default does not change how older runs replay).
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,9 +54,10 @@ from sleuth.agents.evidence_steps import (
     noted_judge,
 )
 from sleuth.agents.ledger import Claim, EvidenceLedger, EvidenceNote
-from sleuth.errors import ConfigError
-from sleuth.evals.metrics import exact_match, f1_score
-from sleuth.evals.rundir import RunConfig, latest_rows, read_manifest
+from sleuth.atomic import write_text_atomic
+from sleuth.errors import ConfigError, EvalError
+from sleuth.evals.metrics import exact_match, f1_score, question_metrics
+from sleuth.evals.rundir import RESULTS_FILE, RUN_FILE, RunConfig, latest_rows, read_manifest
 from sleuth.types import Passage, StrictModel
 
 PageLookup = Callable[[str], Passage | None]
@@ -222,6 +227,59 @@ def replay_run(run_dir: Path, verify: VerifyMode, pages: PageLookup,
     return replay_rows(read_rows(run_dir), opts, pages, float(own.get("judge_min_p_yes", UNSTATED_MIN_P_YES)))
 
 
+def replayed_result(row: dict[str, Any], replay: ReplayRow, verify: str) -> dict[str, Any]:
+    """``row`` (a result line) as the replay answered it: prediction, abstention and answer
+    metrics recomputed; the recorded trace, usage, evidence recall and sufficiency kept (the
+    replay follows the recorded path), and the citations where the answer is the recorded
+    one; ``replay`` says what was replayed and how exactly."""
+    abstained = replay.replayed is None
+    error = bool(row.get("error"))
+    recorded = row.get("metrics") or {}
+    metrics = question_metrics(replay.replayed or "", [str(g) for g in row.get("gold") or []],
+                               abstained=abstained, masked=replay.masked, error=error,
+                               forced=replay.unverified)
+    sufficient = recorded.get("sufficient")
+    metrics = metrics.model_copy(update={"recall": recorded.get("recall"), "sufficient": sufficient,
+                                         "utilisation": metrics.acc if sufficient else None})
+    return {
+        **row, "prediction": replay.replayed or "", "abstained": abstained,
+        "citations": row.get("citations", []) if replay.replayed == replay.recorded else [],
+        "metrics": metrics.model_dump(mode="json"),
+        "replay": {"verify": verify, "recorded": replay.recorded, "truncated": replay.truncated,
+                   "undecided": replay.undecided, "unverified": replay.unverified},
+    }
+
+
+def write_replayed_run(run_dir: Path, out: Path, verify: VerifyMode, pages: PageLookup,
+                       options: dict[str, Any] | None = None, command: list[str] | None = None) -> list[ReplayRow]:
+    """Replay ``run_dir`` (see :func:`replay_run`) and write the result as a run directory at
+    ``out`` that ``sleuth eval report`` reads like any other: its manifest is the recorded
+    one with the replayed options and ``replayed_from`` set, its results the replayed answers.
+    ``out`` must not exist; it appears complete or not at all."""
+    if out.exists():
+        raise EvalError(f"{out} already exists.", hint="choose a new --out; a replay never overwrites",
+                        path=str(out))
+    rows = latest_rows(read_rows(run_dir))
+    replayed = replay_run(run_dir, verify, pages, options)
+    manifest = read_manifest(run_dir).model_copy(deep=True)
+    manifest.config.options = {**manifest.config.options, **(options or {}), "verify": verify}
+    manifest.replayed_from = str(run_dir)
+    manifest.command = list(command or [])
+    manifest.created = time.time()
+    lines = [json.dumps(replayed_result(row, replay, verify)) + "\n"
+             for row, replay in zip(rows, replayed, strict=True)]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        write_text_atomic(tmp / RESULTS_FILE, lines)
+        write_text_atomic(tmp / RUN_FILE, manifest.model_dump_json(indent=2))
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return replayed
+
+
 def evidence_loop_config(run_dir: Path) -> RunConfig:
     """The configuration of an evidence-loop run directory; a ConfigError for any other method
     (only EvidenceLoop traces have verifications to replay or a judge to re-ask)."""
@@ -268,4 +326,4 @@ def format_summaries(summaries: list[ReplaySummary]) -> str:
 
 __all__ = ["UNSTATED_MIN_P_YES", "PageLookup", "ReplayRow", "ReplaySummary", "VerificationPoint", "VerifyMode",
            "evidence_loop_config", "format_summaries", "read_rows", "replay_rows", "replay_run", "rethreshold", "summarize",
-           "verification_points"]
+           "verification_points", "write_replayed_run"]

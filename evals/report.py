@@ -115,6 +115,7 @@ def _labels(runs: list[RunData]) -> None:
         run.label = cfg.method + (f" [{_options_label(cfg.options)}]" if cfg.options else "")
         run.label += f" + {cfg.follow_links} links" if cfg.follow_links else ""
         run.label += f" (mask {cfg.mask_gold:g})" if cfg.mask_gold else ""
+        run.label += " (replayed)" if run.manifest.replayed_from else ""
     seen: dict[str, int] = {}
     for run in runs:
         seen[run.label] = seen.get(run.label, 0) + 1

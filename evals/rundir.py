@@ -95,6 +95,9 @@ class RunManifest(StrictModel):
     command: list[str] = Field(default_factory=list)
     extended: list[dict[str, Any]] = Field(default_factory=list)
     """Each resume that raised ``--limit``: old and new limit, time, command."""
+    replayed_from: str | None = None
+    """Set on a directory ``sleuth eval replay-verify --out`` wrote: the run it re-scored from
+    recorded traces under ``config.options`` (no model ran; it cannot be resumed)."""
 
     def identity(self) -> dict[str, Any]:
         """The flat key -> value view compared on resume."""
@@ -161,6 +164,9 @@ def prepare_run_dir(out_dir: Path, manifest: RunManifest, *, resume: bool) -> Ru
                             hint="pass --resume to continue it, or choose another --out",
                             path=str(out_dir))
         old = read_manifest(out_dir)
+        if old.replayed_from is not None:
+            raise EvalError(f"{out_dir} is a replay of {old.replayed_from}, not a run; it cannot be resumed.",
+                            hint="resume the original run, then replay it again", path=str(out_dir))
         changes = config_changes(old, manifest)
         if changes and _extends(old, manifest, set(changes)):
             return _extend(run_file, old, manifest)

@@ -158,18 +158,36 @@ def _add_replay_verify(sub: Any) -> None:
                      help="override another option of the run, e.g. connect=true")
     rep.add_argument("--sandbox", default=None, help="sandbox directory (default: the one each run used)")
     rep.add_argument("--json", action="store_true", help="print every replayed row as JSON lines")
+    rep.add_argument("--out", type=Path, default=None, metavar="DIR",
+                     help="write the replay as a run directory for sleuth eval report (one run, one --verify)")
     rep.set_defaults(func=_replay_verify)
 
 
 def _replay_verify(args: argparse.Namespace) -> int:
     from typing import get_args
 
-    from sleuth.evals.replay_verify import VerifyMode, format_summaries, replay_run, summarize
+    from sleuth.evals.replay_verify import (
+        VerifyMode,
+        format_summaries,
+        replay_run,
+        summarize,
+        write_replayed_run,
+    )
 
     modes = args.verify or ["hybrid", "both", "string"]
     if unknown := [m for m in modes if m not in get_args(VerifyMode)]:
         raise ConfigError(f"Unknown verify setting {unknown[0]!r}.", hint=f"use one of: {', '.join(get_args(VerifyMode))}")
     options = parse_options(args.option)
+    if args.out is not None:
+        if len(args.runs) != 1 or len(modes) != 1:
+            raise ConfigError("--out writes one replayed run: give one run and one --verify setting.",
+                              hint="sleuth eval replay-verify runs/el --verify hybrid --out runs/el-replayed")
+        with contextlib.ExitStack() as stack:
+            pages = _run_pages(args.runs[0], args.sandbox, stack, {})
+            rows = write_replayed_run(args.runs[0], args.out, modes[0], pages.get, options, command=sys.argv)
+        print(format_summaries(summarize(rows, f"{modes[0]} ({args.runs[0].name})")), end="")
+        print(f"wrote {args.out} (report it with sleuth eval report)")
+        return 0
     summaries = []
     with contextlib.ExitStack() as stack:
         opened: dict[str, PageStore] = {}

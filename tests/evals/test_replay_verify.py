@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from sleuth.agents.evidence_steps import (
 from sleuth.cli import main
 from sleuth.engines.base import GenerationRequest
 from sleuth.engines.scripted import ScriptedEngine
+from sleuth.errors import EvalError
 from sleuth.evals.replay_verify import (
     format_summaries,
     replay_rows,
@@ -25,7 +27,8 @@ from sleuth.evals.replay_verify import (
     rethreshold,
     summarize,
 )
-from sleuth.evals.rundir import EngineConfig, RunConfig
+from sleuth.evals.report import load_runs
+from sleuth.evals.rundir import EngineConfig, RunConfig, read_manifest
 from sleuth.evals.runner import run_eval
 from sleuth.graphs.registry import ask
 from sleuth.sandboxes.pages import SqlitePageStore
@@ -171,6 +174,59 @@ def test_a_run_replayed_under_its_own_setting_answers_as_it_did(eval_sandbox_dir
     assert "| both (run) | present | 4 |" in printed and "| string (run) | present | 4 |" in printed
     assert main(["eval", "replay-verify", str(out), "--verify", "hybird"]) == 2
     assert "Unknown verify setting 'hybird'" in capsys.readouterr().err
+
+
+def _lines(run: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
+
+
+def test_a_replay_written_with_out_is_a_run_the_report_reads(eval_sandbox_dir: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    scripted_run(eval_sandbox_dir, run, limit=4)
+    same, string = tmp_path / "same", tmp_path / "string"
+    assert main(["eval", "replay-verify", str(run), "--verify", "both", "--out", str(same)]) == 0
+    assert main(["eval", "replay-verify", str(run), "--verify", "string", "--out", str(string)]) == 0
+    assert f"wrote {string}" in capsys.readouterr().out
+    recorded = _lines(run)
+    # replayed under its own setting, every row and metric is the recorded one
+    for old, new in zip(recorded, _lines(same), strict=True):
+        assert new["prediction"] == old["prediction"] and new["abstained"] == old["abstained"]
+        assert new["metrics"] == old["metrics"] and new["citations"] == old["citations"]
+        assert new["trace"] == old["trace"] and new["replay"]["verify"] == "both"
+    # under another setting, the answers and F1 are replay_run's, the evidence metrics the run's
+    with open_pages(eval_sandbox_dir) as pages:
+        expected = {r.id: r for r in replay_run(run, "string", pages.get)}
+    for old, new in zip(recorded, _lines(string), strict=True):
+        want = expected[new["id"]]
+        assert new["prediction"] == (want.replayed or "") and new["abstained"] == (want.replayed is None)
+        assert new["metrics"]["f1"] == want.f1 and new["metrics"]["recall"] == old["metrics"]["recall"]
+        assert new["replay"]["recorded"] == want.recorded and new["replay"]["truncated"] == want.truncated
+    manifest = read_manifest(string)
+    assert manifest.replayed_from == str(run) and manifest.config.options["verify"] == "string"
+    assert manifest.config.options["max_searches"] == 2
+    runs = load_runs([run, string], resamples=20)
+    assert runs[1].label == "evidence-loop [max_searches=2, verify=string] (replayed)"
+    assert runs[1].stats["f1"].mean == pytest.approx(sum(r.f1 for r in expected.values()) / 4)
+
+
+def test_a_replay_is_never_written_over_work_nor_resumed(eval_sandbox_dir: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    run, out = tmp_path / "run", tmp_path / "replayed"
+    scripted_run(eval_sandbox_dir, run, limit=2)
+    assert main(["eval", "replay-verify", str(run), "--verify", "both", "--verify", "string", "--out", str(out)]) == 2
+    assert "one run and one --verify setting" in capsys.readouterr().err and not out.exists()
+    assert main(["eval", "replay-verify", str(run), "--verify", "string", "--out", str(out)]) == 0
+    before = (out / "results.jsonl").read_bytes()
+    assert main(["eval", "replay-verify", str(run), "--verify", "both", "--out", str(out)]) != 0
+    assert "already exists" in capsys.readouterr().err
+    assert (out / "results.jsonl").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no half-written replay left
+    config = RunConfig(dataset="hotpotqa-sandbox", method="evidence-loop", limit=2, sandbox=str(eval_sandbox_dir),
+                       engine=EngineConfig(kind="scripted"), options={"verify": "string", "max_searches": 2})
+    with pytest.raises(EvalError, match="is a replay of .*cannot be resumed"):
+        asyncio.run(run_eval(config, out, resume=True, engine=_responder()[0], progress=False))
+    assert (out / "results.jsonl").read_bytes() == before
 
 
 async def test_a_verdict_is_replayed_from_the_threshold_its_trace_line_states() -> None:
