@@ -232,8 +232,8 @@ def replayed_result(row: dict[str, Any], replay: ReplayRow, verify: str) -> dict
     metrics recomputed; the recorded trace, usage, evidence recall and sufficiency kept (the
     replay follows the recorded path), and the citations where the answer is the recorded
     one; ``replay`` says what was replayed and how exactly."""
-    abstained = replay.replayed is None
     error = bool(row.get("error"))
+    abstained = replay.replayed is None and not error  # a failed question stays a failure, as the runner records it
     recorded = row.get("metrics") or {}
     metrics = question_metrics(replay.replayed or "", [str(g) for g in row.get("gold") or []],
                                abstained=abstained, masked=replay.masked, error=error,
@@ -325,5 +325,6 @@ def format_summaries(summaries: list[ReplaySummary]) -> str:
 
 
 __all__ = ["UNSTATED_MIN_P_YES", "PageLookup", "ReplayRow", "ReplaySummary", "VerificationPoint", "VerifyMode",
-           "evidence_loop_config", "format_summaries", "read_rows", "replay_rows", "replay_run", "rethreshold", "summarize",
+           "evidence_loop_config", "format_summaries", "read_rows", "replay_rows", "replay_run", "replayed_result",
+           "rethreshold", "summarize",
            "verification_points", "write_replayed_run"]

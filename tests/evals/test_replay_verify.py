@@ -21,9 +21,11 @@ from sleuth.engines.base import GenerationRequest
 from sleuth.engines.scripted import ScriptedEngine
 from sleuth.errors import EvalError
 from sleuth.evals.replay_verify import (
+    ReplayRow,
     format_summaries,
     replay_rows,
     replay_run,
+    replayed_result,
     rethreshold,
     summarize,
 )
@@ -208,6 +210,16 @@ def test_a_replay_written_with_out_is_a_run_the_report_reads(eval_sandbox_dir: P
     runs = load_runs([run, string], resamples=20)
     assert runs[1].label == "evidence-loop [max_searches=2, verify=string] (replayed)"
     assert runs[1].stats["f1"].mean == pytest.approx(sum(r.f1 for r in expected.values()) / 4)
+
+
+def test_a_failed_question_replays_as_the_failure_it_was() -> None:
+    row = {"id": "q1", "question": "Where?", "gold": ["London"], "masked": False, "prediction": "",
+           "abstained": False, "citations": [], "error": {"code": "timeout"},
+           "metrics": {"recall": 1.0, "sufficient": True}}
+    replay = ReplayRow(id="q1", masked=False, recorded=None, replayed=None, em=0.0, f1=0.0, recorded_f1=0.0)
+    out = replayed_result(row, replay, "hybrid")
+    assert out["abstained"] is False and out["error"] == {"code": "timeout"}
+    assert out["metrics"]["error"] is True and out["metrics"]["over_refusal"] == 0.0 and out["metrics"]["f1"] == 0.0
 
 
 def test_a_replay_is_never_written_over_work_nor_resumed(eval_sandbox_dir: Path, tmp_path: Path,
