@@ -17,7 +17,9 @@ cases are not:
 - ``undecided``: the setting needs the judge on a draft the recorded run never asked it
   about. The draft counts as rejected.
 
-Report both counts with any replayed number (:class:`ReplaySummary` does).
+Report both counts with any replayed number (:class:`ReplaySummary` does). A question whose
+recorded run failed (a timeout, a crash) stays a failure, scored 0 and not counted as an
+abstention, as the runner records it.
 
 With ``on_unsupported="best-draft"`` a row that accepts no draft answers with the majority of
 its drafts, as the run would have at the end of its budget (exact, since the path is the
@@ -77,6 +79,8 @@ class ReplayRow(StrictModel):
     undecided: bool = False
     unverified: bool = False
     """``replayed`` is the drafts' majority given unverified (``on_unsupported="best-draft"``)."""
+    error: bool = False
+    """The recorded question failed (a timeout, a crash): no answer, and no abstention either."""
 
 
 class ReplaySummary(StrictModel):
@@ -200,7 +204,7 @@ def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLo
         f1=f1_score(replayed, gold) if replayed is not None else 0.0,
         recorded_f1=f1_score(recorded, gold) if recorded is not None else 0.0,
         truncated=truncated, undecided=undecided and accepted is None,
-        unverified=accepted is None and replayed is not None,
+        unverified=accepted is None and replayed is not None, error=bool(row.get("error")),
     )
 
 
@@ -233,7 +237,7 @@ def replayed_result(row: dict[str, Any], replay: ReplayRow, verify: str) -> dict
     replay follows the recorded path), and the citations where the answer is the recorded
     one; ``replay`` says what was replayed and how exactly."""
     error = bool(row.get("error"))
-    abstained = replay.replayed is None and not error  # a failed question stays a failure, as the runner records it
+    abstained = replay.replayed is None and not replay.error  # a failure stays a failure, as the runner records it
     recorded = row.get("metrics") or {}
     metrics = question_metrics(replay.replayed or "", [str(g) for g in row.get("gold") or []],
                                abstained=abstained, masked=replay.masked, error=error,
@@ -306,7 +310,7 @@ def summarize(rows: list[ReplayRow], verify: str) -> list[ReplaySummary]:
         n = len(part)
         out.append(ReplaySummary(
             verify=verify, masked=masked, questions=n,
-            abstained=sum(r.replayed is None for r in part) / n,
+            abstained=sum(r.replayed is None and not r.error for r in part) / n,
             em=100 * sum(r.em for r in part) / n, f1=100 * sum(r.f1 for r in part) / n,
             changed=sum(r.replayed != r.recorded for r in part),
             truncated=sum(r.truncated for r in part), undecided=sum(r.undecided for r in part),

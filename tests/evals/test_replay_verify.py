@@ -21,7 +21,6 @@ from sleuth.engines.base import GenerationRequest
 from sleuth.engines.scripted import ScriptedEngine
 from sleuth.errors import EvalError
 from sleuth.evals.replay_verify import (
-    ReplayRow,
     format_summaries,
     replay_rows,
     replay_run,
@@ -216,10 +215,13 @@ def test_a_failed_question_replays_as_the_failure_it_was() -> None:
     row = {"id": "q1", "question": "Where?", "gold": ["London"], "masked": False, "prediction": "",
            "abstained": False, "citations": [], "error": {"code": "timeout"},
            "metrics": {"recall": 1.0, "sufficient": True}}
-    replay = ReplayRow(id="q1", masked=False, recorded=None, replayed=None, em=0.0, f1=0.0, recorded_f1=0.0)
+    replay = replay_rows([row], EvidenceLoopOptions(), lambda _: None)[0]
+    assert replay.error and replay.replayed is None and not replay.truncated
     out = replayed_result(row, replay, "hybrid")
     assert out["abstained"] is False and out["error"] == {"code": "timeout"}
     assert out["metrics"]["error"] is True and out["metrics"]["over_refusal"] == 0.0 and out["metrics"]["f1"] == 0.0
+    [summary] = summarize([replay], "hybrid")
+    assert summary.abstained == 0.0 and summary.questions == 1
 
 
 def test_a_replay_is_never_written_over_work_nor_resumed(eval_sandbox_dir: Path, tmp_path: Path,
