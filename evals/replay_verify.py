@@ -37,9 +37,6 @@ of the default does not change how older runs replay).
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -56,10 +53,17 @@ from sleuth.agents.evidence_steps import (
     noted_judge,
 )
 from sleuth.agents.ledger import Claim, EvidenceLedger, EvidenceNote
-from sleuth.atomic import write_text_atomic
+from sleuth.atomic import building_directory, write_text_atomic
 from sleuth.errors import ConfigError, EvalError
 from sleuth.evals.metrics import exact_match, f1_score, question_metrics
-from sleuth.evals.rundir import RESULTS_FILE, RUN_FILE, RunConfig, latest_rows, read_manifest
+from sleuth.evals.rundir import (
+    RESULTS_FILE,
+    RUN_FILE,
+    RunConfig,
+    RunManifest,
+    latest_rows,
+    read_manifest,
+)
 from sleuth.types import Passage, StrictModel
 
 PageLookup = Callable[[str], Passage | None]
@@ -225,10 +229,16 @@ def replay_run(run_dir: Path, verify: VerifyMode, pages: PageLookup,
                options: dict[str, Any] | None = None) -> list[ReplayRow]:
     """Replay an evidence-loop run directory under ``verify``; the run's other options
     (``coverage``, ``connect``) are kept unless ``options`` overrides them."""
-    own = {k: v for k, v in evidence_loop_config(run_dir).options.items() if k != "gate"}
+    return _replay_recorded(evidence_loop_config(run_dir), read_rows(run_dir), verify, pages, options)
+
+
+def _replay_recorded(config: RunConfig, rows: list[dict[str, Any]], verify: VerifyMode, pages: PageLookup,
+                     options: dict[str, Any] | None) -> list[ReplayRow]:
+    """:func:`replay_run` over a run's configuration and result lines, already read."""
+    own = {k: v for k, v in config.options.items() if k != "gate"}
     settings = {**own, **(options or {}), "verify": verify}
     opts = EvidenceLoopOptions.model_validate(settings)
-    return replay_rows(read_rows(run_dir), opts, pages, float(own.get("judge_min_p_yes", UNSTATED_MIN_P_YES)))
+    return replay_rows(rows, opts, pages, float(own.get("judge_min_p_yes", UNSTATED_MIN_P_YES)))
 
 
 def replayed_result(row: dict[str, Any], replay: ReplayRow, verify: str) -> dict[str, Any]:
@@ -263,35 +273,34 @@ def write_replayed_run(run_dir: Path, out: Path, verify: VerifyMode, pages: Page
     if out.exists():
         raise EvalError(f"{out} already exists.", hint="choose a new --out; a replay never overwrites",
                         path=str(out))
+    manifest = evidence_loop_manifest(run_dir)
     rows = latest_rows(read_rows(run_dir))
-    replayed = replay_run(run_dir, verify, pages, options)
-    manifest = read_manifest(run_dir).model_copy(deep=True)
+    replayed = _replay_recorded(manifest.config, rows, verify, pages, options)
     manifest.config.options = {**manifest.config.options, **(options or {}), "verify": verify}
     manifest.replayed_from = str(run_dir)
     manifest.command = list(command or [])
     manifest.created = time.time()
     lines = [json.dumps(replayed_result(row, replay, verify)) + "\n"
              for row, replay in zip(rows, replayed, strict=True)]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with building_directory(out, mode=0o755) as tmp:  # a run directory, readable as eval run makes them
         write_text_atomic(tmp / RESULTS_FILE, lines)
         write_text_atomic(tmp / RUN_FILE, manifest.model_dump_json(indent=2))
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return replayed
 
 
 def evidence_loop_config(run_dir: Path) -> RunConfig:
     """The configuration of an evidence-loop run directory; a ConfigError for any other method
     (only EvidenceLoop traces have verifications to replay or a judge to re-ask)."""
-    config = read_manifest(run_dir).config
-    if config.method != "evidence-loop":
-        raise ConfigError(f"{run_dir} is a {config.method} run; only evidence-loop runs can be replayed or rejudged.",
-                          hint="pass a run made with --method evidence-loop")
-    return config
+    return evidence_loop_manifest(run_dir).config
+
+
+def evidence_loop_manifest(run_dir: Path) -> RunManifest:
+    """The manifest of an evidence-loop run directory (see :func:`evidence_loop_config`)."""
+    manifest = read_manifest(run_dir)
+    if manifest.config.method != "evidence-loop":
+        raise ConfigError(f"{run_dir} is a {manifest.config.method} run; only evidence-loop runs can be replayed "
+                          "or rejudged.", hint="pass a run made with --method evidence-loop")
+    return manifest
 
 
 def read_rows(run_dir: Path) -> list[dict[str, Any]]:
@@ -329,6 +338,5 @@ def format_summaries(summaries: list[ReplaySummary]) -> str:
 
 
 __all__ = ["UNSTATED_MIN_P_YES", "PageLookup", "ReplayRow", "ReplaySummary", "VerificationPoint", "VerifyMode",
-           "evidence_loop_config", "format_summaries", "read_rows", "replay_rows", "replay_run", "replayed_result",
-           "rethreshold", "summarize",
-           "verification_points", "write_replayed_run"]
+           "evidence_loop_config", "evidence_loop_manifest", "format_summaries", "read_rows", "replay_rows",
+           "replay_run", "replayed_result", "rethreshold", "summarize", "verification_points", "write_replayed_run"]

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import cast
 
@@ -26,7 +24,7 @@ import numpy as np
 from pydantic import Field
 from tqdm import tqdm
 
-from sleuth.atomic import replace_directory
+from sleuth.atomic import building_directory
 from sleuth.errors import (
     ConfigError,
     CorpusFormatError,
@@ -111,18 +109,11 @@ def build_index(
             f"{out} already exists", hint="pass --overwrite to replace it", path=str(out)
         )
     reader = CorpusReader(corpus_path, on_error)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
-    try:
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; an index is meant to be shared
+    with building_directory(out, mode=0o755) as tmp:  # an index is meant to be shared
         plan = _BuildPlan(kind=kind, bm25=bm25 or BM25Params(), dense=dense or DenseBuild(),
                           fusion=fusion or FusionSpec(), progress=progress)
         manifest = _build_into(tmp, reader, plan)
         write_manifest(tmp, manifest)
-        replace_directory(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     if reader.skipped:
         logger.warning("skipped %d bad corpus lines, first: %s", reader.skipped, reader.first_errors[0])
     return out

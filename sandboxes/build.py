@@ -8,16 +8,14 @@ a killed build never leaves something that :meth:`Sandbox.load` accepts.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
 from tqdm import tqdm
 
-from sleuth.atomic import replace_directory, write_text_atomic
+from sleuth.atomic import building_directory, write_text_atomic
 from sleuth.errors import CorpusFormatError, UserError
 from sleuth.retrieval.corpus import OnError, iter_corpus
 from sleuth.retrieval.manifest import IndexKind, sha256_file
@@ -44,15 +42,9 @@ def build_sandbox(
         raise CorpusFormatError(f"Sandbox source not found: {source}", path=str(source))
     if out.exists() and not overwrite:
         raise UserError(f"{out} already exists", hint="pass --overwrite to replace it", path=str(out))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
-    try:
+    with building_directory(out) as tmp:
         manifest = _build_into(tmp, source, kind, on_error, progress)
         write_text_atomic(tmp / MANIFEST_FILE, manifest.model_dump_json(indent=2))
-        replace_directory(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return manifest
 
 

@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
@@ -25,6 +25,24 @@ def replace_directory(tmp: Path, out: Path) -> None:
     os.rename(out, old / out.name)
     os.rename(tmp, out)
     shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def building_directory(out: Path, *, mode: int | None = None) -> Iterator[Path]:
+    """A fresh directory beside ``out`` to build in. When the block ends normally, the directory
+    takes ``out``'s place (:func:`replace_directory`); when it raises, or is interrupted, the
+    half-built directory is removed and ``out`` is left as it was. ``mode``: permissions for
+    the new directory (``tempfile.mkdtemp`` makes it private, 0700)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        if mode is not None:
+            os.chmod(tmp, mode)
+        yield tmp
+        replace_directory(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def write_text_atomic(path: Path, text: str | Iterable[str]) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sleuth.atomic import replace_directory, write_text_atomic
+from sleuth.atomic import building_directory, replace_directory, write_text_atomic
 
 
 def test_writes_text_and_lines_and_creates_the_folder(tmp_path: Path) -> None:
@@ -57,3 +57,17 @@ def test_replace_directory_swaps_in_the_new_tree(tmp_path: Path) -> None:
         replace_directory(tmp, out)
         assert (out / "data").read_text(encoding="utf-8") == content
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]
+
+
+def test_building_directory_replaces_out_only_when_the_build_finishes(tmp_path: Path) -> None:
+    out = tmp_path / "built"
+    with building_directory(out, mode=0o755) as tmp:
+        assert tmp.parent == tmp_path and tmp != out and not out.exists()
+        (tmp / "data").write_text("first", encoding="utf-8")
+    assert (out / "data").read_text(encoding="utf-8") == "first"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
+    with pytest.raises(RuntimeError, match="interrupted"), building_directory(out) as tmp:
+        (tmp / "data").write_text("second", encoding="utf-8")
+        raise RuntimeError("interrupted")
+    assert (out / "data").read_text(encoding="utf-8") == "first"  # the old tree stays whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["built"]  # and nothing half-built is left

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +204,7 @@ def test_a_replay_written_with_out_is_a_run_the_report_reads(eval_sandbox_dir: P
         assert new["prediction"] == (want.replayed or "") and new["abstained"] == (want.replayed is None)
         assert new["metrics"]["f1"] == want.f1 and new["metrics"]["recall"] == old["metrics"]["recall"]
         assert new["replay"]["recorded"] == want.recorded and new["replay"]["truncated"] == want.truncated
+    assert stat.S_IMODE(string.stat().st_mode) == 0o755  # shared like a run directory, not private
     manifest = read_manifest(string)
     assert manifest.replayed_from == str(run) and manifest.config.options["verify"] == "string"
     assert manifest.config.options["max_searches"] == 2
