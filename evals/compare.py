@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from sleuth.errors import EvalError
-from sleuth.evals.gate_report import Table
 from sleuth.evals.metrics import Interval, bootstrap_ci, bootstrap_ratio_ci
+from sleuth.evals.tables import Table, change_text
 
 
 @dataclass(frozen=True)
@@ -72,12 +72,6 @@ def _ratio(interval: Interval) -> str:
     return f"{interval.mean:.2f}x [{interval.lo:.2f}, {interval.hi:.2f}]"
 
 
-def _change(interval: Interval) -> str:
-    if interval.mean is None or interval.lo is None or interval.hi is None:
-        return "–"
-    return f"{100 * interval.mean:+.1f} [{100 * interval.lo:+.1f}, {100 * interval.hi:+.1f}]"
-
-
 def comparison_table(runs: list[Any], baseline: Any, *, resamples: int = 1000) -> Table:
     """Every run but ``baseline`` against it, on F1."""
     table = Table(
@@ -99,7 +93,8 @@ def comparison_table(runs: list[Any], baseline: Any, *, resamples: int = 1000) -
             continue
         table.rows.append([
             run.label, str(result.questions), f"{100 * result.score:.1f}", f"{100 * result.baseline:.1f}",
-            _ratio(result.ratio), _change(result.change), str(result.better), str(result.worse),
+            _ratio(result.ratio), change_text(result.change.mean, result.change.lo, result.change.hi),
+            str(result.better), str(result.worse),
         ])
     return table
 

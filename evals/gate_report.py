@@ -26,6 +26,7 @@ from sleuth.evals.gate_tune import (
     pareto,
     score_gate,
 )
+from sleuth.evals.tables import Table, table_markdown
 
 
 def has_gate(rows: list[dict[str, Any]]) -> bool:
@@ -69,13 +70,6 @@ def summarize_gate(rows: list[dict[str, Any]], reference: list[dict[str, Any]] |
         summary.ref_searches = sum(ref[r["id"]]["usage"]["searches"] for r in shared) / n
         summary.ref_f1 = sum(ref[r["id"]]["metrics"]["f1"] for r in shared) / n
     return summary
-
-
-@dataclass
-class Table:
-    intro: str
-    header: list[str]
-    rows: list[list[str]]
 
 
 def gate_tables(runs: list[Any]) -> list[Table]:
@@ -131,11 +125,4 @@ def gate_markdown(runs: list[Any]) -> str:
     return "\n".join(lines)
 
 
-def table_markdown(table: Table) -> list[str]:
-    """The lines of ``table`` in Markdown: its intro, a blank line, the table."""
-    return [table.intro, "", "| " + " | ".join(table.header) + " |", "|" + "---|" * len(table.header),
-            *("| " + " | ".join(row) + " |" for row in table.rows)]
-
-
-__all__ = ["GateSummary", "Table", "gate_decisions", "gate_markdown", "gate_tables", "has_gate", "summarize_gate",
-           "table_markdown"]
+__all__ = ["GateSummary", "gate_decisions", "gate_markdown", "gate_tables", "has_gate", "summarize_gate"]

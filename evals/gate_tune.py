@@ -33,6 +33,7 @@ from typing import Any
 from sleuth.agents.gate import GateOptions, GateSignals, make_gate
 from sleuth.errors import EvalError
 from sleuth.evals.metrics import Interval, bootstrap_ci, f1_score
+from sleuth.evals.tables import change_text
 
 THETAS = tuple(round(0.05 * i, 2) for i in range(1, 20))
 """0.05 to 0.95 in steps of 0.05: a draft's token probabilities cluster, and on the 1.5B
@@ -83,9 +84,7 @@ class GateScore:
 
     def f1_change_text(self) -> str:
         """``+1.2 [-3.0, +5.1]``: the change in F1 points with its 95% interval."""
-        ci = self.f1_change_ci
-        interval = "" if ci.lo is None or ci.hi is None else f" [{100 * ci.lo:+.1f}, {100 * ci.hi:+.1f}]"
-        return f"{100 * self.f1_change:+.1f}{interval}"
+        return change_text(self.f1_change, self.f1_change_ci.lo, self.f1_change_ci.hi)
 
     def as_json(self) -> dict[str, Any]:
         return {"options": self.options, "questions": self.questions, "retrieves": self.retrieves,

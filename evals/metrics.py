@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from sleuth.types import StrictModel
 
@@ -158,12 +159,9 @@ def bootstrap_ci(
     data = np.asarray([float(v) for v in values if v is not None], dtype=np.float64)
     if data.size == 0:
         return Interval(mean=None, lo=None, hi=None, n=0)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, data.size, size=(resamples, data.size))
-    means = data[idx].mean(axis=1)
-    tail = (1 - confidence) / 2 * 100
-    lo, hi = np.percentile(means, [tail, 100 - tail])
-    return Interval(mean=float(data.mean()), lo=float(lo), hi=float(hi), n=int(data.size))
+    idx = _resample(data.size, resamples, seed)
+    lo, hi = _percentiles(data[idx].mean(axis=1), confidence)
+    return Interval(mean=float(data.mean()), lo=lo, hi=hi, n=int(data.size))
 
 
 def bootstrap_ratio_ci(
@@ -184,14 +182,23 @@ def bootstrap_ratio_ci(
         raise ValueError(f"paired values need equal lengths, got {run.size} and {base.size}")
     if run.size == 0 or base.sum() <= 0:
         return Interval(mean=None, lo=None, hi=None, n=int(run.size))
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, run.size, size=(resamples, run.size))
+    idx = _resample(run.size, resamples, seed)
     sums = base[idx].sum(axis=1)
     keep = sums > 0
-    ratios = run[idx].sum(axis=1)[keep] / sums[keep]
+    lo, hi = _percentiles(run[idx].sum(axis=1)[keep] / sums[keep], confidence)
+    return Interval(mean=float(run.sum() / base.sum()), lo=lo, hi=hi, n=int(run.size))
+
+
+def _resample(size: int, resamples: int, seed: int) -> npt.NDArray[np.int64]:
+    """``resamples`` rows of ``size`` indices drawn with replacement (fixed seed)."""
+    return np.random.default_rng(seed).integers(0, size, size=(resamples, size))
+
+
+def _percentiles(statistics: npt.NDArray[np.float64], confidence: float) -> tuple[float, float]:
+    """The central ``confidence`` interval of the resampled ``statistics``."""
     tail = (1 - confidence) / 2 * 100
-    lo, hi = np.percentile(ratios, [tail, 100 - tail])
-    return Interval(mean=float(run.sum() / base.sum()), lo=float(lo), hi=float(hi), n=int(run.size))
+    lo, hi = np.percentile(statistics, [tail, 100 - tail])
+    return float(lo), float(hi)
 
 
 ANSWER_METRICS = ("acc", "em", "f1")

@@ -13,9 +13,10 @@ from typing import Any
 
 from sleuth.atomic import write_text_atomic
 from sleuth.errors import EvalError
-from sleuth.evals.gate_report import Table, gate_markdown, table_markdown
+from sleuth.evals.gate_report import gate_markdown
 from sleuth.evals.metrics import Interval, bootstrap_ci
 from sleuth.evals.rundir import RESULTS_FILE, ResultsFile, RunManifest, read_manifest
+from sleuth.evals.tables import Table, table_markdown
 
 QUALITY = [
     ("acc", "Acc"), ("em", "EM"), ("f1", "F1"), ("recall", "Recall"),

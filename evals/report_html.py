@@ -14,8 +14,9 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from sleuth.evals.gate_report import Table, gate_tables
+from sleuth.evals.gate_report import gate_tables
 from sleuth.evals.report import COST, NOTES, QUALITY, RunData, metric_values
+from sleuth.evals.tables import Table
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 MAX_TEXT = 800
