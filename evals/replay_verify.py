@@ -86,6 +86,11 @@ class ReplayRow(StrictModel):
     error: bool = False
     """The recorded question failed (a timeout, a crash): no answer, and no abstention either."""
 
+    @property
+    def abstained(self) -> bool:
+        """No answer under the replayed setting; a failure stays a failure, as the runner records it."""
+        return self.replayed is None and not self.error
+
 
 class ReplaySummary(StrictModel):
     verify: str
@@ -246,17 +251,15 @@ def replayed_result(row: dict[str, Any], replay: ReplayRow, verify: str) -> dict
     metrics recomputed; the recorded trace, usage, evidence recall and sufficiency kept (the
     replay follows the recorded path), and the citations where the answer is the recorded
     one; ``replay`` says what was replayed and how exactly."""
-    error = bool(row.get("error"))
-    abstained = replay.replayed is None and not replay.error  # a failure stays a failure, as the runner records it
     recorded = row.get("metrics") or {}
     metrics = question_metrics(replay.replayed or "", [str(g) for g in row.get("gold") or []],
-                               abstained=abstained, masked=replay.masked, error=error,
+                               abstained=replay.abstained, masked=replay.masked, error=replay.error,
                                forced=replay.unverified)
     sufficient = recorded.get("sufficient")
     metrics = metrics.model_copy(update={"recall": recorded.get("recall"), "sufficient": sufficient,
                                          "utilisation": metrics.acc if sufficient else None})
     return {
-        **row, "prediction": replay.replayed or "", "abstained": abstained,
+        **row, "prediction": replay.replayed or "", "abstained": replay.abstained,
         "citations": row.get("citations", []) if replay.replayed == replay.recorded else [],
         "metrics": metrics.model_dump(mode="json"),
         "replay": {"verify": verify, "recorded": replay.recorded, "truncated": replay.truncated,
@@ -319,7 +322,7 @@ def summarize(rows: list[ReplayRow], verify: str) -> list[ReplaySummary]:
         n = len(part)
         out.append(ReplaySummary(
             verify=verify, masked=masked, questions=n,
-            abstained=sum(r.replayed is None and not r.error for r in part) / n,
+            abstained=sum(r.abstained for r in part) / n,
             em=100 * sum(r.em for r in part) / n, f1=100 * sum(r.f1 for r in part) / n,
             changed=sum(r.replayed != r.recorded for r in part),
             truncated=sum(r.truncated for r in part), undecided=sum(r.undecided for r in part),
