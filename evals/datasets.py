@@ -20,7 +20,8 @@ both have the dataset's mix.
 
 A path to a ``.jsonl[.gz]`` file also works: FlashRAG (``id``, ``question``,
 ``golden_answers``) or Sleuth's shape (``id``, ``question``, ``answer`` or ``answers``,
-optional ``gold_paragraph_ids``). The shared data folder is found through ``data_dir``,
+optional ``gold_paragraph_ids``, ``gold_titles`` and ``metadata``), which
+:func:`write_examples` writes. The shared data folder is found through ``data_dir``,
 ``$SLEUTH_SHARED_DATA``, or a ``shared/data`` folder beside the current directory or any
 of its parents.
 """
@@ -38,6 +39,7 @@ from typing import Any
 
 from pydantic import Field
 
+from sleuth.atomic import write_text_atomic
 from sleuth.errors import DatasetError
 from sleuth.types import StrictModel
 
@@ -162,6 +164,18 @@ def parse_flashrag(record: dict[str, Any], lineno: int) -> EvalExample:
         gold_titles=_str_list(record, "gold_titles", required=False),
         meta=meta if isinstance(meta, dict) else {},
     )
+
+
+def example_record(example: EvalExample) -> dict[str, Any]:
+    """``example`` as one line of a dataset file that :func:`parse_flashrag` reads back whole
+    (gold evidence titles and metadata included, so masking hides the same pages)."""
+    return {"id": example.id, "question": example.question, "golden_answers": example.answers,
+            "gold_paragraph_ids": example.gold_ids, "gold_titles": example.gold_titles, "metadata": example.meta}
+
+
+def write_examples(path: Path, examples: list[EvalExample]) -> None:
+    """Write ``examples`` as a JSONL dataset (``--dataset PATH``), atomically."""
+    write_text_atomic(path, [json.dumps(example_record(e), ensure_ascii=False) + "\n" for e in examples])
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -321,9 +335,11 @@ __all__ = [
     "Dataset",
     "DatasetSpec",
     "EvalExample",
+    "example_record",
     "list_datasets",
     "load_dataset",
     "parse_flashrag",
     "resolve_data_dir",
     "shuffled",
+    "write_examples",
 ]

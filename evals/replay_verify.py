@@ -17,7 +17,10 @@ cases are not:
 - ``undecided``: the setting needs the judge on a draft the recorded run never asked it
   about. The draft counts as rejected.
 
-Report both counts with any replayed number (:class:`ReplaySummary` does). A question whose
+Report both counts with any replayed number (:class:`ReplaySummary` does), or make them
+exact: :func:`rerun_examples` gives those questions as a dataset to run for real under the
+replayed setting, and ``reruns`` (:func:`load_rerun`) puts each such run's answer in place of
+the replay's (``rerun`` rows). A question whose
 recorded run failed (a timeout, a crash) stays a failure, scored 0 and not counted as an
 abstention, as the runner records it.
 
@@ -38,7 +41,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +58,7 @@ from sleuth.agents.evidence_steps import (
 from sleuth.agents.ledger import Claim, EvidenceLedger, EvidenceNote
 from sleuth.atomic import building_directory, write_text_atomic
 from sleuth.errors import ConfigError, EvalError
+from sleuth.evals.datasets import EvalExample, load_dataset
 from sleuth.evals.metrics import exact_match, f1_score, question_metrics
 from sleuth.evals.rundir import (
     RESULTS_FILE,
@@ -85,6 +89,8 @@ class ReplayRow(StrictModel):
     """``replayed`` is the drafts' majority given unverified (``on_unsupported="best-draft"``)."""
     error: bool = False
     """The recorded question failed (a timeout, a crash): no answer, and no abstention either."""
+    rerun: bool = False
+    """The replay could not decide this question, so its row is a real rerun's (see :class:`Rerun`)."""
 
     @property
     def abstained(self) -> bool:
@@ -104,6 +110,8 @@ class ReplaySummary(StrictModel):
     truncated: int
     undecided: int
     unverified: int = 0
+    rerun: int = 0
+    """Questions answered by a real rerun instead (they are exact, and not truncated)."""
 
 
 UNSTATED_MIN_P_YES = 0.25
@@ -231,19 +239,94 @@ def replay_rows(rows: Iterable[dict[str, Any]], options: EvidenceLoopOptions, pa
 
 
 def replay_run(run_dir: Path, verify: VerifyMode, pages: PageLookup,
-               options: dict[str, Any] | None = None) -> list[ReplayRow]:
+               options: dict[str, Any] | None = None, reruns: Sequence[Rerun] = ()) -> list[ReplayRow]:
     """Replay an evidence-loop run directory under ``verify``; the run's other options
-    (``coverage``, ``connect``) are kept unless ``options`` overrides them."""
-    return _replay_recorded(evidence_loop_config(run_dir), read_rows(run_dir), verify, pages, options)
+    (``coverage``, ``connect``) are kept unless ``options`` overrides them. A question the
+    replay cannot decide is taken from the first of ``reruns`` that ran it."""
+    config, rows = evidence_loop_config(run_dir), latest_rows(read_rows(run_dir))
+    return _replay_recorded(config, rows, verify, pages, options, reruns)[1]
+
+
+def _settings(config: RunConfig, options: dict[str, Any] | None = None) -> EvidenceLoopOptions:
+    """The options a run was made with (its gate aside), with ``options`` over them."""
+    own = {k: v for k, v in config.options.items() if k != "gate"}
+    return EvidenceLoopOptions.model_validate({**own, **(options or {})})
+
+
+def _recorded_min_p_yes(config: RunConfig) -> float:
+    return float(config.options.get("judge_min_p_yes", UNSTATED_MIN_P_YES))
 
 
 def _replay_recorded(config: RunConfig, rows: list[dict[str, Any]], verify: VerifyMode, pages: PageLookup,
-                     options: dict[str, Any] | None) -> list[ReplayRow]:
-    """:func:`replay_run` over a run's configuration and result lines, already read."""
-    own = {k: v for k, v in config.options.items() if k != "gate"}
-    settings = {**own, **(options or {}), "verify": verify}
-    opts = EvidenceLoopOptions.model_validate(settings)
-    return replay_rows(rows, opts, pages, float(own.get("judge_min_p_yes", UNSTATED_MIN_P_YES)))
+                     options: dict[str, Any] | None, reruns: Sequence[Rerun] = ()
+                     ) -> tuple[list[dict[str, Any]], list[ReplayRow]]:
+    """:func:`replay_run` over a run's configuration and its latest result lines, already
+    read: the result lines (a rerun's where one answers) and their replays."""
+    opts = _settings(config, {**(options or {}), "verify": verify})
+    replayed = replay_rows(rows, opts, pages, _recorded_min_p_yes(config))
+    if not reruns:
+        return rows, replayed
+    for rerun in reruns:
+        rerun.check_completes(config, opts)
+    out_rows, out = list(rows), list(replayed)
+    for i, replay in enumerate(replayed):
+        if not (replay.truncated or replay.undecided):
+            continue
+        found = next((r for r in reruns if replay.id in r.rows), None)
+        if found is not None:
+            row = found.rows[replay.id]
+            again = replay_rows([row], opts, pages, _recorded_min_p_yes(found.config))[0]
+            out_rows[i], out[i] = row, again.model_copy(update={"rerun": True})
+    return out_rows, out
+
+
+@dataclass
+class Rerun:
+    """A real evidence-loop run of the questions a replay could not decide
+    (:func:`rerun_examples`), made with the replayed setting."""
+
+    path: Path
+    config: RunConfig
+    rows: dict[str, dict[str, Any]]
+    """The latest result line of each question, by id."""
+
+    def check_completes(self, config: RunConfig, settings: EvidenceLoopOptions) -> None:
+        """A ConfigError unless this run can stand in for questions of a run made with
+        ``config`` and replayed under ``settings``: the same engine, retrieval and masking,
+        and the replayed options themselves (``on_unsupported`` aside, which a replay applies
+        exactly)."""
+        fields = ("engine", "follow_links", "sandbox", "index", "mask_gold", "mask_seed")
+        differ = [f for f in fields if getattr(self.config, f) != getattr(config, f)]
+        mine, want = (o.model_dump(mode="json", exclude={"on_unsupported"}) for o in (_settings(self.config), settings))
+        differ += sorted(k for k in want if mine.get(k) != want[k])
+        if differ:
+            raise ConfigError(f"{self.path} was not run as the replay asks ({', '.join(differ)} differ), so its "
+                              "answers cannot stand in for the replay's.",
+                              hint="rerun the questions with the replayed options (see --rerun-dataset)",
+                              path=str(self.path))
+
+
+def load_rerun(run_dir: Path) -> Rerun:
+    """An evidence-loop run directory, read as a :class:`Rerun`."""
+    rows = latest_rows(read_rows(run_dir))
+    return Rerun(path=run_dir, config=evidence_loop_config(run_dir), rows={str(r["id"]): r for r in rows})
+
+
+def rerun_examples(run_dir: Path, replayed: Iterable[ReplayRow]) -> list[EvalExample]:
+    """The questions of ``run_dir`` whose replay is not exact (truncated or undecided) as the
+    run's dataset holds them, in its order: a dataset to run for real under the replayed
+    setting, with the run's ``--mask-gold`` and ``--mask-seed`` (the masking draw is per
+    question id, so the same questions are masked)."""
+    want = {r.id for r in replayed if (r.truncated or r.undecided) and not r.rerun}
+    if not want:
+        return []
+    config = evidence_loop_config(run_dir)
+    examples = [e for e in load_dataset(config.dataset, data_dir=config.data_dir).examples if e.id in want]
+    if missing := want - {e.id for e in examples}:
+        raise EvalError(f"{len(missing)} questions of {run_dir} are not in its dataset {config.dataset!r} "
+                        f"(for example {min(missing)!r}).", hint="pass the run's own dataset and --data-dir",
+                        path=str(run_dir))
+    return examples
 
 
 def replayed_result(row: dict[str, Any], replay: ReplayRow, verify: str) -> dict[str, Any]:
@@ -263,22 +346,24 @@ def replayed_result(row: dict[str, Any], replay: ReplayRow, verify: str) -> dict
         "citations": row.get("citations", []) if replay.replayed == replay.recorded else [],
         "metrics": metrics.model_dump(mode="json"),
         "replay": {"verify": verify, "recorded": replay.recorded, "truncated": replay.truncated,
-                   "undecided": replay.undecided, "unverified": replay.unverified},
+                   "undecided": replay.undecided, "unverified": replay.unverified, "rerun": replay.rerun},
     }
 
 
 def write_replayed_run(run_dir: Path, out: Path, verify: VerifyMode, pages: PageLookup,
-                       options: dict[str, Any] | None = None, command: list[str] | None = None) -> list[ReplayRow]:
+                       options: dict[str, Any] | None = None, command: list[str] | None = None,
+                       reruns: Sequence[Rerun] = ()) -> list[ReplayRow]:
     """Replay ``run_dir`` (see :func:`replay_run`) and write the result as a run directory at
     ``out`` that ``sleuth eval report`` reads like any other: its manifest is the recorded
-    one with the replayed options and ``replayed_from`` set, its results the replayed answers.
+    one with the replayed options and ``replayed_from`` set, its results the replayed answers
+    (a rerun's line, trace and costs included, where ``reruns`` answer a question).
     ``out`` must not exist; it appears complete or not at all."""
     if out.exists():
         raise EvalError(f"{out} already exists.", hint="choose a new --out; a replay never overwrites",
                         path=str(out))
     manifest = evidence_loop_manifest(run_dir)
-    rows = latest_rows(read_rows(run_dir))
-    replayed = _replay_recorded(manifest.config, rows, verify, pages, options)
+    rows, replayed = _replay_recorded(manifest.config, latest_rows(read_rows(run_dir)), verify, pages, options,
+                                      reruns)
     manifest.config.options = {**manifest.config.options, **(options or {}), "verify": verify}
     manifest.replayed_from = str(run_dir)
     manifest.command = list(command or [])
@@ -326,20 +411,21 @@ def summarize(rows: list[ReplayRow], verify: str) -> list[ReplaySummary]:
             em=100 * sum(r.em for r in part) / n, f1=100 * sum(r.f1 for r in part) / n,
             changed=sum(r.replayed != r.recorded for r in part),
             truncated=sum(r.truncated for r in part), undecided=sum(r.undecided for r in part),
-            unverified=sum(r.unverified for r in part),
+            unverified=sum(r.unverified for r in part), rerun=sum(r.rerun for r in part),
         ))
     return out
 
 
 def format_summaries(summaries: list[ReplaySummary]) -> str:
-    lines = ["| verify | evidence | questions | EM | F1 | abstained | unverified | changed | truncated | undecided |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    head = "| verify | evidence | questions | EM | F1 | abstained | unverified | changed | truncated | undecided | rerun |"
+    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {s.verify} | {'masked' if s.masked else 'present'} | {s.questions} | {s.em:.1f} | {s.f1:.1f} "
-              f"| {100 * s.abstained:.0f} % | {s.unverified} | {s.changed} | {s.truncated} | {s.undecided} |"
-              for s in summaries]
+              f"| {100 * s.abstained:.0f} % | {s.unverified} | {s.changed} | {s.truncated} | {s.undecided} "
+              f"| {s.rerun} |" for s in summaries]
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["UNSTATED_MIN_P_YES", "PageLookup", "ReplayRow", "ReplaySummary", "VerificationPoint", "VerifyMode",
-           "evidence_loop_config", "evidence_loop_manifest", "format_summaries", "read_rows", "replay_rows",
-           "replay_run", "replayed_result", "rethreshold", "summarize", "verification_points", "write_replayed_run"]
+__all__ = ["UNSTATED_MIN_P_YES", "PageLookup", "ReplayRow", "ReplaySummary", "Rerun", "VerificationPoint",
+           "VerifyMode", "evidence_loop_config", "evidence_loop_manifest", "format_summaries", "load_rerun",
+           "read_rows", "replay_rows", "replay_run", "replayed_result", "rerun_examples", "rethreshold", "summarize",
+           "verification_points", "write_replayed_run"]

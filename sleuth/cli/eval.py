@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from sleuth.cli.ask import parse_options
 from sleuth.errors import ConfigError
 
 if TYPE_CHECKING:
+    from sleuth.evals.replay_verify import ReplayRow
     from sleuth.sandboxes.pages import PageStore
 
 RUN_EXAMPLE = """examples:
@@ -134,13 +136,18 @@ many correct and wrong answers each judge_min_p_yes accepts. Use a tuning split,
 questions you report."""
 
 
-REPLAY_EXAMPLE = """example:
+REPLAY_EXAMPLE = """examples:
   sleuth eval replay-verify runs/el-masked runs/el --verify hybrid --verify string --verify both
+  # make a replay exact: run the questions it cannot decide, then replay with that run
+  sleuth eval replay-verify runs/el --verify hybrid --option connect=true --rerun-dataset runs/el-connect.jsonl
+  sleuth eval run --dataset runs/el-connect.jsonl --method evidence-loop --option connect=true ... --out runs/el-connect
+  sleuth eval replay-verify runs/el --verify hybrid --option connect=true --rerun runs/el-connect
 
 Walks each recorded evidence-loop trace and re-runs the model-free checks with today's code,
 reusing the judge verdicts the run recorded; no model is loaded. truncated: the setting
 rejects an answer the run accepted, where a real run would have searched again (counted as an
-abstention); undecided: the setting needs a judge verdict the run never asked for."""
+abstention); undecided: the setting needs a judge verdict the run never asked for. rerun:
+questions of either kind answered by a --rerun run instead."""
 
 
 def _add_replay_verify(sub: Any) -> None:
@@ -160,6 +167,12 @@ def _add_replay_verify(sub: Any) -> None:
     rep.add_argument("--json", action="store_true", help="print every replayed row as JSON lines")
     rep.add_argument("--out", type=Path, default=None, metavar="DIR",
                      help="write the replay as a run directory for sleuth eval report (one run, one --verify)")
+    rep.add_argument("--rerun-dataset", type=Path, default=None, metavar="FILE",
+                     help="write the questions the replay cannot decide (truncated, undecided) as a dataset "
+                     "to run for real under the replayed setting (one --verify)")
+    rep.add_argument("--rerun", action="append", default=[], type=Path, metavar="DIR",
+                     help="an evidence-loop run of those questions made with the replayed setting: its answers "
+                     "replace the replay's there (repeatable; one --verify)")
     rep.set_defaults(func=_replay_verify)
 
 
@@ -169,6 +182,7 @@ def _replay_verify(args: argparse.Namespace) -> int:
     from sleuth.evals.replay_verify import (
         VerifyMode,
         format_summaries,
+        load_rerun,
         replay_run,
         summarize,
         write_replayed_run,
@@ -177,31 +191,67 @@ def _replay_verify(args: argparse.Namespace) -> int:
     modes = args.verify or ["hybrid", "both", "string"]
     if unknown := [m for m in modes if m not in get_args(VerifyMode)]:
         raise ConfigError(f"Unknown verify setting {unknown[0]!r}.", hint=f"use one of: {', '.join(get_args(VerifyMode))}")
+    if (args.rerun or args.rerun_dataset) and len(modes) != 1:
+        raise ConfigError("--rerun and --rerun-dataset are about one replayed setting: give one --verify.",
+                          hint="sleuth eval replay-verify runs/el --verify hybrid --option connect=true --rerun runs/el-connect")
     options = parse_options(args.option)
+    reruns = [load_rerun(path) for path in args.rerun]
+    replays: list[tuple[Path, list[ReplayRow]]] = []
     if args.out is not None:
         if len(args.runs) != 1 or len(modes) != 1:
             raise ConfigError("--out writes one replayed run: give one run and one --verify setting.",
                               hint="sleuth eval replay-verify runs/el --verify hybrid --out runs/el-replayed")
         with contextlib.ExitStack() as stack:
             pages = _run_pages(args.runs[0], args.sandbox, stack, {})
-            rows = write_replayed_run(args.runs[0], args.out, modes[0], pages.get, options, command=sys.argv)
+            rows = write_replayed_run(args.runs[0], args.out, modes[0], pages.get, options, command=sys.argv,
+                                      reruns=reruns)
+        replays.append((args.runs[0], rows))
         print(format_summaries(summarize(rows, f"{modes[0]} ({args.runs[0].name})")), end="")
         print(f"wrote {args.out} (report it with sleuth eval report)")
-        return 0
-    summaries = []
-    with contextlib.ExitStack() as stack:
-        opened: dict[str, PageStore] = {}
-        for run in args.runs:
-            pages = _run_pages(run, args.sandbox, stack, opened)
-            for mode in modes:
-                rows = replay_run(run, mode, pages.get, options)
-                if args.json:
-                    for row in rows:
-                        print(json.dumps({"run": str(run), "verify": mode, **row.model_dump()}))
-                summaries += [s.model_copy(update={"verify": f"{mode} ({run.name})"}) for s in summarize(rows, mode)]
-    if not args.json:
-        print(format_summaries(summaries), end="")
+    else:
+        summaries = []
+        with contextlib.ExitStack() as stack:
+            opened: dict[str, PageStore] = {}
+            for run in args.runs:
+                pages = _run_pages(run, args.sandbox, stack, opened)
+                for mode in modes:
+                    rows = replay_run(run, mode, pages.get, options, reruns)
+                    replays.append((run, rows))
+                    if args.json:
+                        for row in rows:
+                            print(json.dumps({"run": str(run), "verify": mode, **row.model_dump()}))
+                    summaries += [s.model_copy(update={"verify": f"{mode} ({run.name})"})
+                                  for s in summarize(rows, mode)]
+        if not args.json:
+            print(format_summaries(summaries), end="")
+    if args.rerun_dataset is not None:
+        _write_rerun_dataset(args.rerun_dataset, replays, modes[0], options)
     return 0
+
+
+def _write_rerun_dataset(path: Path, replays: list[tuple[Path, list[ReplayRow]]], mode: str,
+                         options: dict[str, Any]) -> None:
+    """Write the questions the replays could not decide, and say how to run them."""
+    from sleuth.evals.datasets import write_examples
+    from sleuth.evals.replay_verify import evidence_loop_config, rerun_examples
+
+    configs = [evidence_loop_config(run) for run, _ in replays]
+    masks = {(c.mask_gold, c.mask_seed) for c in configs}
+    if len(masks) > 1:
+        raise ConfigError("The runs were masked differently, so one dataset cannot rerun them all.",
+                          hint="write one --rerun-dataset for the masked runs and one for the others")
+    examples = {e.id: e for run, rows in replays for e in rerun_examples(run, rows)}
+    write_examples(path, list(examples.values()))
+    config = configs[0]
+    command = ["sleuth", "eval", "run", "--dataset", str(path), "--method", "evidence-loop",
+               "--engine", config.engine.kind, "--model", config.engine.model,
+               *(["--sandbox", config.sandbox] if config.sandbox else []), *(["--index", config.index] if config.index else []),
+               "--follow-links", str(config.follow_links), "--mask-gold", f"{config.mask_gold:g}",
+               "--mask-seed", str(config.mask_seed)]
+    for key, value in {**config.options, **options, "verify": mode}.items():
+        command += ["--option", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
+    print(f"wrote {path} ({len(examples)} questions to rerun); run them with the replayed setting:\n"
+          f"  {shlex.join([*command, '--out', 'RERUN'])}\nthen replay again with --rerun RERUN")
 
 
 def _run_pages(run: Path, sandbox: str | None, stack: contextlib.ExitStack[Any],

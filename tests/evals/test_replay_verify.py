@@ -20,9 +20,11 @@ from sleuth.agents.evidence_steps import (
 from sleuth.cli import main
 from sleuth.engines.base import GenerationRequest
 from sleuth.engines.scripted import ScriptedEngine
-from sleuth.errors import EvalError
+from sleuth.errors import ConfigError, EvalError
+from sleuth.evals.datasets import load_dataset
 from sleuth.evals.replay_verify import (
     format_summaries,
+    load_rerun,
     replay_rows,
     replay_run,
     replayed_result,
@@ -148,13 +150,14 @@ async def test_another_judge_threshold_rereads_the_recorded_p_yes() -> None:
     assert rethreshold(None, 0.3, 0.2, 0.25) is None  # never asked
 
 
-def scripted_run(sandbox_dir: Path, out: Path, limit: int) -> None:
+def scripted_run(sandbox_dir: Path, out: Path, limit: int | None, verify: str = "both",
+                 dataset: str = "hotpotqa-sandbox") -> None:
     """An evidence-loop run (verify=both) on the scripted :func:`_responder`, recorded in ``out``."""
     engine, judged = _responder()
-    config = RunConfig(dataset="hotpotqa-sandbox", method="evidence-loop", limit=limit, sandbox=str(sandbox_dir),
-                       engine=EngineConfig(kind="scripted"), options={"verify": "both", "max_searches": 2})
+    config = RunConfig(dataset=dataset, method="evidence-loop", limit=limit, sandbox=str(sandbox_dir),
+                       engine=EngineConfig(kind="scripted"), options={"verify": verify, "max_searches": 2})
     asyncio.run(run_eval(config, out, engine=engine, progress=False))
-    assert judged  # the judge was asked, and said no to each first draft
+    assert bool(judged) is (verify != "string")  # the judge was asked, and said no to each first draft
 
 
 def test_a_run_replayed_under_its_own_setting_answers_as_it_did(eval_sandbox_dir: Path, tmp_path: Path,
@@ -307,3 +310,47 @@ async def test_best_draft_replay_gives_no_vote_to_a_yes_that_answers_a_wh_questi
     out = replay_rows([_row(question, "London", answer)], EvidenceLoopOptions(verify="both", on_unsupported="best-draft"),
                       _PAGES.get)[0]
     assert (out.replayed, out.unverified, out.truncated) == ("Christopher Nolan", True, False)
+
+
+def test_a_rerun_of_the_questions_a_replay_cannot_decide_makes_it_exact(
+        eval_sandbox_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run, rerun, dataset = tmp_path / "string", tmp_path / "rerun", tmp_path / "rerun.jsonl"
+    scripted_run(eval_sandbox_dir, run, limit=4, verify="string")
+    with open_pages(eval_sandbox_dir) as pages:
+        partial = replay_run(run, "both", pages.get)
+    # the string check accepted drafts the judge was never asked about, so "both" cannot tell
+    open_ids = [r.id for r in partial if r.undecided or r.truncated]
+    assert open_ids and summarize(partial, "both")[0].rerun == 0
+
+    assert main(["eval", "replay-verify", str(run), "--verify", "both", "--rerun-dataset", str(dataset)]) == 0
+    printed = capsys.readouterr().out
+    assert f"({len(open_ids)} questions to rerun)" in printed and "--option verify=both" in printed
+    examples = load_dataset(str(dataset)).examples
+    whole = {e.id: e for e in load_dataset("hotpotqa-sandbox", limit=4).examples}
+    assert [e.id for e in examples] == open_ids  # in the run's order
+    assert all(e == whole[e.id] for e in examples)  # gold titles and metadata too: masking hides the same pages
+
+    with open_pages(eval_sandbox_dir) as pages, pytest.raises(ConfigError, match=r"not run as the replay asks \(verify"):
+        replay_run(run, "both", pages.get, reruns=[load_rerun(run)])  # made with string, not both
+    scripted_run(eval_sandbox_dir, rerun, limit=None, dataset=str(dataset))
+    answered = {row["id"]: row for row in _lines(rerun)}
+    with open_pages(eval_sandbox_dir) as pages:
+        exact = replay_run(run, "both", pages.get, reruns=[load_rerun(rerun)])
+    for before, after in zip(partial, exact, strict=True):
+        if before.id not in open_ids:
+            assert after == before
+            continue
+        got = answered[after.id]
+        assert after.rerun and not after.undecided and not after.truncated
+        assert after.replayed == (None if got["abstained"] else got["prediction"])
+    assert summarize(exact, "both")[0].rerun == len(open_ids)
+    # written out, the rerun's own line stands for its questions: its trace and costs
+    out = tmp_path / "exact"
+    assert main(["eval", "replay-verify", str(run), "--verify", "both", "--rerun", str(rerun), "--out", str(out)]) == 0
+    assert "| both (string) | present | 4 |" in capsys.readouterr().out
+    for line in _lines(out):
+        assert line["replay"]["rerun"] is (line["id"] in open_ids)
+        if line["id"] in open_ids:
+            assert line["trace"] == answered[line["id"]]["trace"] and line["usage"] == answered[line["id"]]["usage"]
+    assert main(["eval", "replay-verify", str(run), "--rerun", str(rerun)]) == 2  # three settings, one rerun
+    assert "give one --verify" in capsys.readouterr().err
