@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -132,6 +132,13 @@ class Verification(StrictModel):
         """What to search for next without asking the model: the missing names, then each
         unlinked name together with the answer."""
         return [*self.missing, *(f"{self.answer} {name}" for name in self.unlinked)]
+
+
+def next_search(queries: Iterable[str], tried: Iterable[str]) -> str | None:
+    """The first of ``queries`` (a verification's :meth:`~Verification.next_queries`) not
+    searched yet, as :meth:`EvidenceAgent.plan` picks it; ``None``: the model plans."""
+    seen = {normalize_answer(q) for q in tried}
+    return next((q for q in queries if normalize_answer(q) not in seen), None)
 
 
 def combine(mode: str, judge: Judgement, found: bool | None, unpaged: bool = False) -> bool:
@@ -381,7 +388,7 @@ class EvidenceAgent:
         fact. A repeat or an empty query falls back to the question plus the newest fact, and
         "" means nothing new is left to try."""
         seen = {normalize_answer(q) for q in tried}
-        name = next((m for m in missing or [] if normalize_answer(m) not in seen), None)
+        name = next_search(missing or [], tried)
         if name is not None:
             return name, []
         user = prompts.plan_message(self.question(question), ledger.facts_text(), [q[:200] for q in tried])
@@ -398,4 +405,4 @@ class EvidenceAgent:
 
 
 __all__ = ["UNVERIFIED_NOTE", "DraftChecks", "DraftFrom", "EvidenceAgent", "EvidenceLoopOptions", "Unsupported", "Verification",
-           "VerifyMode", "check_draft", "combine", "draft_documents", "judge_note", "noted_judge", "read_judgement"]
+           "VerifyMode", "check_draft", "combine", "draft_documents", "judge_note", "next_search", "noted_judge", "read_judgement"]

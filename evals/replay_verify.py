@@ -13,7 +13,10 @@ verification where the two settings disagree, so a replay that accepts there is 
 cases are not:
 
 - ``truncated``: the replay rejects a draft the recorded run accepted. A real run would have
-  searched again, but the trace ends there. The row counts as an abstention.
+  searched again, but the trace ends there. Or the replay rejects a draft as the run did, but
+  would search for something else next: with ``connect`` the answer together with a name, or
+  another missing name (the next search that needs no model, :func:`next_search`), where the
+  run searched for another. The row counts as an abstention.
 - ``undecided``: the setting needs the judge on a draft the recorded run never asked it
   about. The draft counts as rejected.
 
@@ -42,17 +45,21 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from sleuth.agents.answers import majority
 from sleuth.agents.evidence_steps import (
     UNVERIFIED_NOTE,
     EvidenceLoopOptions,
     Judgement,
+    Verification,
     VerifyMode,
     check_draft,
+    next_search,
     noted_judge,
 )
 from sleuth.agents.ledger import Claim, EvidenceLedger, EvidenceNote
@@ -152,6 +159,8 @@ class VerificationPoint:
     """The judge's P(yes) on this draft, as the trace shows it; None when not asked or not shown."""
     min_p_yes: float | None = None
     """The threshold the judge was held to, as the trace shows it (traces since 2026-11-30)."""
+    tried: list[str] = field(default_factory=list)
+    """The queries searched so far."""
 
 
 def verification_points(row: dict[str, Any], pages: PageLookup) -> Iterator[VerificationPoint]:
@@ -165,9 +174,12 @@ def verification_points(row: dict[str, Any], pages: PageLookup) -> Iterator[Veri
     name_search = False
     p_yes: float | None = None
     min_p_yes: float | None = None
+    tried: list[str] = []
     for event in row.get("trace") or []:
         kind, data = event.get("type"), event.get("data") or {}
-        if kind == "think" and (noted := noted_judge(str(event.get("text") or ""))) is not None:
+        if kind == "search":
+            tried.append(str(event.get("query") or ""))
+        elif kind == "think" and (noted := noted_judge(str(event.get("text") or ""))) is not None:
             p_yes, min_p_yes = noted
         elif kind == "note" and event.get("kind") == "plan":
             name_search = bool(data.get("name_search"))
@@ -184,7 +196,7 @@ def verification_points(row: dict[str, Any], pages: PageLookup) -> Iterator[Veri
                                     claims=claims), hits)
         elif kind == "note" and event.get("kind") == "verification":
             yield VerificationPoint(data=data, ledger=ledger, context=context, titled=titled, p_yes=p_yes,
-                                    min_p_yes=min_p_yes)
+                                    min_p_yes=min_p_yes, tried=tried)
             p_yes = min_p_yes = None
 
 
@@ -192,26 +204,30 @@ def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLo
                 recorded_min_p_yes: float) -> ReplayRow:
     question, gold = str(row["question"]), [str(g) for g in row.get("gold") or []]
     recorded = None if row.get("abstained") or row.get("error") else str(row.get("prediction") or "")
-    undecided = False
+    undecided = diverged = False
     accepted: str | None = None
     drafts: list[str] = []
-    for point in verification_points(row, pages):
+    planned = _planned(row)
+    for i, point in enumerate(verification_points(row, pages)):
         answer = str(point.data.get("answer") or "")
         checks = check_draft(question, answer, point.ledger, point.context, point.titled, options)
         drafts.append("" if checks.empty else answer)
         judge: Judgement = "skipped"
+        unknown = False
         if checks.needs_judge(options.verify):
             held_to = point.min_p_yes if point.min_p_yes is not None else recorded_min_p_yes
             recorded_judge = rethreshold(_judge_of(point.data), point.p_yes, options.judge_min_p_yes, held_to)
-            if recorded_judge is None:
-                undecided = True
-                continue
-            judge = recorded_judge
-        if checks.verification(options.verify, judge).supported:
+            undecided |= (unknown := recorded_judge is None)  # counted as rejected
+            judge = recorded_judge or "no"
+        verdict = checks.verification(options.verify, judge)
+        if verdict.supported and not unknown:
             accepted = answer
             break
+        if i < len(planned) and planned[i] and _searches_elsewhere(verdict, point):
+            diverged = True  # the setting's next search is not the run's: the trace cannot say what it finds
+            break
     # A recorded answer the run gave unverified (best-draft) ended its search like an abstention.
-    truncated = accepted is None and recorded is not None and not _gave_unverified(row)
+    truncated = accepted is None and (diverged or recorded is not None and not _gave_unverified(row))
     replayed = accepted
     if accepted is None and not truncated and not row.get("error") and options.on_unsupported == "best-draft":
         replayed = majority(drafts)[0] or None
@@ -223,6 +239,27 @@ def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLo
         truncated=truncated, undecided=undecided and accepted is None,
         unverified=accepted is None and replayed is not None, error=bool(row.get("error")),
     )
+
+
+def _planned(row: dict[str, Any]) -> list[bool]:
+    """For each verification in ``row``'s trace: whether the run planned a search after it."""
+    out: list[bool] = []
+    for event in row.get("trace") or []:
+        if event.get("type") == "note" and event.get("kind") == "verification":
+            out.append(False)
+        elif event.get("type") == "note" and event.get("kind") == "plan" and out:
+            out[-1] = True
+    return out
+
+
+def _searches_elsewhere(verdict: Verification, point: VerificationPoint) -> bool:
+    """Whether, after rejecting this draft, the setting would search for another name than the
+    run did (the plan takes the first name query not tried yet, else asks the model)."""
+    try:
+        recorded = Verification.model_validate(point.data)
+    except ValidationError:
+        return False  # a trace older than the verification's fields: assume the recorded path
+    return next_search(verdict.next_queries(), point.tried) != next_search(recorded.next_queries(), point.tried)
 
 
 def _gave_unverified(row: dict[str, Any]) -> bool:

@@ -145,8 +145,8 @@ REPLAY_EXAMPLE = """examples:
 
 Walks each recorded evidence-loop trace and re-runs the model-free checks with today's code,
 reusing the judge verdicts the run recorded; no model is loaded. truncated: the setting
-rejects an answer the run accepted, where a real run would have searched again (counted as an
-abstention); undecided: the setting needs a judge verdict the run never asked for. rerun:
+rejects an answer the run accepted, where a real run would have searched again, or would
+search for another name than the run did next (counted as an abstention); undecided: the setting needs a judge verdict the run never asked for. rerun:
 questions of either kind answered by a --rerun run instead."""
 
 

@@ -354,3 +354,28 @@ def test_a_rerun_of_the_questions_a_replay_cannot_decide_makes_it_exact(
             assert line["trace"] == answered[line["id"]]["trace"] and line["usage"] == answered[line["id"]]["usage"]
     assert main(["eval", "replay-verify", str(run), "--rerun", str(rerun)]) == 2  # three settings, one rerun
     assert "give one --verify" in capsys.readouterr().err
+
+
+async def test_a_replay_stops_where_the_setting_would_search_for_something_else() -> None:
+    """connect=true rejects "Westminster" as the run did, but would then search for it with the
+    question's name; the run asked the model instead, so the trace cannot say what comes next."""
+    big_ben = Passage(id="p3", title="Big Ben", text="Big Ben is a clock tower in Westminster.")
+    question = "Where was the director of Inception born?"
+    note = (" [Doc 1] Inception is a 2010 film directed by Christopher Nolan.\n- [Doc 2] Christopher Nolan was born"
+            " in London.\n- [Doc 3] Big Ben is a clock tower in Westminster.")
+    replies = {"Key facts:\n-": [note], "Answer:": [" Westminster", " London"], "Supported:": [" no", " yes"],
+               "Next search query:": [" Christopher Nolan birthplace"]}
+    answer = await ask(question, engine=_queued(replies), retriever=_Shelf([_INCEPTION, _NOLAN, big_ben]),
+                       method="evidence-loop", options={"verify": "both", "top_k": 3, "max_searches": 3})
+    assert answer.text == "London"
+    row = _row(question, "London", answer)
+    pages = {**_PAGES, big_ben.id: big_ben}.get
+
+    def replay(**opts: object) -> tuple[str | None, bool]:
+        out = replay_rows([row], EvidenceLoopOptions(**opts), pages)[0]  # type: ignore[arg-type]
+        return out.replayed, out.truncated
+
+    assert replay(verify="both") == ("London", False)  # its own path
+    assert replay(verify="judge") == ("London", False)  # rejects as the run did, then plans as it did
+    assert replay(verify="both", connect=True) == (None, True)  # would search "Westminster Inception" next
+    assert replay(verify="string", connect=True) == (None, True)  # the same, though the string is found
