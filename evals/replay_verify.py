@@ -70,6 +70,7 @@ from sleuth.evals.metrics import exact_match, f1_score, question_metrics
 from sleuth.evals.rundir import (
     RESULTS_FILE,
     RUN_FILE,
+    ResultsFile,
     RunConfig,
     RunManifest,
     latest_rows,
@@ -345,8 +346,8 @@ class Rerun:
 
 def load_rerun(run_dir: Path) -> Rerun:
     """An evidence-loop run directory, read as a :class:`Rerun`."""
-    rows = latest_rows(read_rows(run_dir))
-    return Rerun(path=run_dir, config=evidence_loop_config(run_dir), rows={str(r["id"]): r for r in rows})
+    config = evidence_loop_config(run_dir)
+    return Rerun(path=run_dir, config=config, rows={str(r["id"]): r for r in latest_rows(read_rows(run_dir))})
 
 
 def rerun_examples(run_dir: Path, replayed: Iterable[ReplayRow]) -> list[EvalExample]:
@@ -421,6 +422,9 @@ def evidence_loop_config(run_dir: Path) -> RunConfig:
 
 def evidence_loop_manifest(run_dir: Path) -> RunManifest:
     """The manifest of an evidence-loop run directory (see :func:`evidence_loop_config`)."""
+    if not (run_dir / RUN_FILE).is_file():
+        raise EvalError(f"{run_dir} is not a run directory (it has no {RUN_FILE}).",
+                        hint="pass a directory written by sleuth eval run --out", path=str(run_dir))
     manifest = read_manifest(run_dir)
     if manifest.config.method != "evidence-loop":
         raise ConfigError(f"{run_dir} is a {manifest.config.method} run; only evidence-loop runs can be replayed "
@@ -429,9 +433,10 @@ def evidence_loop_manifest(run_dir: Path) -> RunManifest:
 
 
 def read_rows(run_dir: Path) -> list[dict[str, Any]]:
-    """Every result line of a run directory, in file order (:func:`latest_rows` picks one per question)."""
-    with (run_dir / "results.jsonl").open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    """Every complete result line of a run directory, in file order (:func:`latest_rows` picks
+    one per question); none yet for a run that has just started, and a line still being
+    written by a live run is left out."""
+    return ResultsFile(run_dir / RESULTS_FILE).rows()
 
 
 def summarize(rows: list[ReplayRow], verify: str) -> list[ReplaySummary]:

@@ -332,8 +332,16 @@ def test_a_rerun_of_the_questions_a_replay_cannot_decide_makes_it_exact(
 
     with open_pages(eval_sandbox_dir) as pages, pytest.raises(ConfigError, match=r"not run as the replay asks \(verify"):
         replay_run(run, "both", pages.get, reruns=[load_rerun(run)])  # made with string, not both
+    assert main(["eval", "replay-verify", str(run), "--verify", "both", "--rerun", str(tmp_path / "nowhere")]) == 1
+    assert "is not a run directory" in capsys.readouterr().err
     scripted_run(eval_sandbox_dir, rerun, limit=None, dataset=str(dataset))
-    answered = {row["id"]: row for row in _lines(rerun)}
+    results = rerun / "results.jsonl"
+    written = results.read_bytes()
+    results.write_bytes(b"")  # a rerun that has only just started answers nothing yet
+    with open_pages(eval_sandbox_dir) as pages:
+        assert replay_run(run, "both", pages.get, reruns=[load_rerun(rerun)]) == partial
+    results.write_bytes(written + b'{"id": "half a line')  # one still being written is left out
+    answered = {row["id"]: row for row in map(json.loads, written.decode().splitlines())}
     with open_pages(eval_sandbox_dir) as pages:
         exact = replay_run(run, "both", pages.get, reruns=[load_rerun(rerun)])
     for before, after in zip(partial, exact, strict=True):
