@@ -204,7 +204,7 @@ def verification_points(row: dict[str, Any], pages: PageLookup) -> Iterator[Veri
 def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLookup,
                 recorded_min_p_yes: float) -> ReplayRow:
     question, gold = str(row["question"]), [str(g) for g in row.get("gold") or []]
-    recorded = None if row.get("abstained") or row.get("error") else str(row.get("prediction") or "")
+    recorded = _answer_of(row)
     undecided = diverged = False
     accepted: str | None = None
     drafts: list[str] = []
@@ -240,6 +240,11 @@ def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLo
         truncated=truncated, undecided=undecided and accepted is None,
         unverified=accepted is None and replayed is not None, error=bool(row.get("error")),
     )
+
+
+def _answer_of(row: dict[str, Any]) -> str | None:
+    """The answer a result line gives; ``None`` when it abstained or failed."""
+    return None if row.get("abstained") or row.get("error") else str(row.get("prediction") or "")
 
 
 def _planned(row: dict[str, Any]) -> list[bool]:
@@ -314,7 +319,9 @@ def _replay_recorded(config: RunConfig, rows: list[dict[str, Any]], verify: Veri
         if found is not None:
             row = found.rows[replay.id]
             again = replay_rows([row], opts, pages, _recorded_min_p_yes(found.config))[0]
-            out_rows[i], out[i] = row, again.model_copy(update={"rerun": True})
+            # still measured against what the replayed run recorded ("changed", "recorded")
+            out_rows[i], out[i] = row, again.model_copy(update={"rerun": True, "recorded": replay.recorded,
+                                                                "recorded_f1": replay.recorded_f1})
     return out_rows, out
 
 
@@ -381,7 +388,7 @@ def replayed_result(row: dict[str, Any], replay: ReplayRow, verify: str) -> dict
                                          "utilisation": metrics.acc if sufficient else None})
     return {
         **row, "prediction": replay.replayed or "", "abstained": replay.abstained,
-        "citations": row.get("citations", []) if replay.replayed == replay.recorded else [],
+        "citations": row.get("citations", []) if replay.replayed == _answer_of(row) else [],
         "metrics": metrics.model_dump(mode="json"),
         "replay": {"verify": verify, "recorded": replay.recorded, "truncated": replay.truncated,
                    "undecided": replay.undecided, "unverified": replay.unverified, "rerun": replay.rerun},

@@ -351,6 +351,7 @@ def test_a_rerun_of_the_questions_a_replay_cannot_decide_makes_it_exact(
         got = answered[after.id]
         assert after.rerun and not after.undecided and not after.truncated
         assert after.replayed == (None if got["abstained"] else got["prediction"])
+        assert after.recorded == before.recorded  # "changed" still compares with the replayed run
     assert summarize(exact, "both")[0].rerun == len(open_ids)
     # written out, the rerun's own line stands for its questions: its trace and costs
     out = tmp_path / "exact"
@@ -359,7 +360,9 @@ def test_a_rerun_of_the_questions_a_replay_cannot_decide_makes_it_exact(
     for line in _lines(out):
         assert line["replay"]["rerun"] is (line["id"] in open_ids)
         if line["id"] in open_ids:
-            assert line["trace"] == answered[line["id"]]["trace"] and line["usage"] == answered[line["id"]]["usage"]
+            got = answered[line["id"]]
+            assert line["trace"] == got["trace"] and line["usage"] == got["usage"]
+            assert line["citations"] == (got["citations"] if line["prediction"] == got["prediction"] else [])
     assert main(["eval", "replay-verify", str(run), "--rerun", str(rerun)]) == 2  # three settings, one rerun
     assert "give one --verify" in capsys.readouterr().err
 
