@@ -325,6 +325,10 @@ def _replay_recorded(config: RunConfig, rows: list[dict[str, Any]], verify: Veri
     return out_rows, out
 
 
+RERUN_SHARES = ("engine", "follow_links", "sandbox", "index", "mask_gold", "mask_seed")
+"""What a rerun shares with the run it stands in for, besides the replayed options."""
+
+
 @dataclass
 class Rerun:
     """A real evidence-loop run of the questions a replay could not decide
@@ -340,8 +344,7 @@ class Rerun:
         ``config`` and replayed under ``settings``: the same engine, retrieval and masking,
         and the replayed options themselves (``on_unsupported`` aside, which a replay applies
         exactly)."""
-        fields = ("engine", "follow_links", "sandbox", "index", "mask_gold", "mask_seed")
-        differ = [f for f in fields if getattr(self.config, f) != getattr(config, f)]
+        differ = [f for f in RERUN_SHARES if getattr(self.config, f) != getattr(config, f)]
         mine, want = (o.model_dump(mode="json", exclude={"on_unsupported"}) for o in (_settings(self.config), settings))
         differ += sorted(k for k in want if mine.get(k) != want[k])
         if differ:
@@ -474,7 +477,7 @@ def format_summaries(summaries: list[ReplaySummary]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["UNSTATED_MIN_P_YES", "PageLookup", "ReplayRow", "ReplaySummary", "Rerun", "VerificationPoint",
+__all__ = ["RERUN_SHARES", "UNSTATED_MIN_P_YES", "PageLookup", "ReplayRow", "ReplaySummary", "Rerun", "VerificationPoint",
            "VerifyMode", "evidence_loop_config", "evidence_loop_manifest", "format_summaries", "load_rerun",
            "read_rows", "replay_rows", "replay_run", "replayed_result", "rerun_examples", "rethreshold", "summarize",
            "verification_points", "write_replayed_run"]

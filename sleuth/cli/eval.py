@@ -146,8 +146,9 @@ REPLAY_EXAMPLE = """examples:
 Walks each recorded evidence-loop trace and re-runs the model-free checks with today's code,
 reusing the judge verdicts the run recorded; no model is loaded. truncated: the setting
 rejects an answer the run accepted, where a real run would have searched again, or would
-search for another name than the run did next (counted as an abstention); undecided: the setting needs a judge verdict the run never asked for. rerun:
-questions of either kind answered by a --rerun run instead."""
+search for another name than the run did next (counted as an abstention); undecided: the
+setting needs a judge verdict the run never asked for. rerun: questions of either kind
+answered by a --rerun run instead."""
 
 
 def _add_replay_verify(sub: Any) -> None:
@@ -233,13 +234,12 @@ def _write_rerun_dataset(path: Path, replays: list[tuple[Path, list[ReplayRow]]]
                          options: dict[str, Any]) -> None:
     """Write the questions the replays could not decide, and say how to run them."""
     from sleuth.evals.datasets import write_examples
-    from sleuth.evals.replay_verify import evidence_loop_config, rerun_examples
+    from sleuth.evals.replay_verify import RERUN_SHARES, evidence_loop_config, rerun_examples
 
     configs = [evidence_loop_config(run) for run, _ in replays]
-    masks = {(c.mask_gold, c.mask_seed) for c in configs}
-    if len(masks) > 1:
-        raise ConfigError("The runs were masked differently, so one dataset cannot rerun them all.",
-                          hint="write one --rerun-dataset for the masked runs and one for the others")
+    if differ := [f for f in RERUN_SHARES if any(getattr(c, f) != getattr(configs[0], f) for c in configs)]:
+        raise ConfigError(f"The runs differ in {', '.join(differ)}, so one dataset cannot rerun them all.",
+                          hint="write one --rerun-dataset for each kind of run (the masked runs and the others)")
     examples = {e.id: e for run, rows in replays for e in rerun_examples(run, rows)}
     write_examples(path, list(examples.values()))
     config = configs[0]
