@@ -414,6 +414,7 @@ def write_replayed_run(run_dir: Path, out: Path, verify: VerifyMode, pages: Page
                                       reruns)
     manifest.config.options = {**manifest.config.options, **(options or {}), "verify": verify}
     manifest.replayed_from = str(run_dir)
+    manifest.reruns = [str(rerun.path) for rerun in reruns]
     manifest.command = list(command or [])
     manifest.created = time.time()
     lines = [json.dumps(replayed_result(row, replay, verify)) + "\n"

@@ -98,6 +98,9 @@ class RunManifest(StrictModel):
     replayed_from: str | None = None
     """Set on a directory ``sleuth eval replay-verify --out`` wrote: the run it re-scored from
     recorded traces under ``config.options`` (no model ran; it cannot be resumed)."""
+    reruns: list[str] = Field(default_factory=list)
+    """On a replay: the run directories (``--rerun``) whose answers stand in for the questions
+    the replay alone could not decide."""
 
     def identity(self) -> dict[str, Any]:
         """The flat key -> value view compared on resume."""

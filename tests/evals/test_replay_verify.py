@@ -357,6 +357,7 @@ def test_a_rerun_of_the_questions_a_replay_cannot_decide_makes_it_exact(
     out = tmp_path / "exact"
     assert main(["eval", "replay-verify", str(run), "--verify", "both", "--rerun", str(rerun), "--out", str(out)]) == 0
     assert "| both (string) | present | 4 |" in capsys.readouterr().out
+    assert read_manifest(out).reruns == [str(rerun)]  # where the replay's exact answers came from
     for line in _lines(out):
         assert line["replay"]["rerun"] is (line["id"] in open_ids)
         if line["id"] in open_ids:
