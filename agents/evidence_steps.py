@@ -239,6 +239,22 @@ class DraftChecks(StrictModel):
             return self.found is None or (self.found and bool(self.unpaged))
         return not (mode == "both" and self.found is False)
 
+    def failing_check(self, mode: str) -> str:
+        """Which check rejects the draft, for a draft that ``mode`` does not accept: the first
+        that fails, in the order :meth:`verification` applies them ("judge" when only the judge
+        is left to have said no)."""
+        if self.empty:
+            return "no answer"
+        if self.echo:
+            return "echo"
+        if self.unpaged_answer and not self.missing and not self.unlinked:
+            return "answer unpaged"
+        if self.missing:
+            return "name missing"
+        if self.unlinked:
+            return "name unlinked"
+        return "string check" if self.found is False and mode != "judge" else "judge"
+
     def verification(self, mode: str, judge: Judgement) -> Verification:
         """The verdict under ``mode`` with the judge's answer (``"skipped"`` when not asked)."""
         names = f"; question names no passage read mentions: {', '.join(map(repr, self.missing))}" \

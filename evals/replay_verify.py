@@ -31,6 +31,10 @@ With ``on_unsupported="best-draft"`` a row that accepts no draft answers with th
 its drafts, as the run would have at the end of its budget (exact, since the path is the
 same); a truncated or failed row stays without an answer.
 
+Each row that accepted no draft says why (``refused_by``: the check that rejected its last
+draft), and whether a right draft was among those rejected (``right_refused``);
+:func:`format_refusals` tabulates both (``sleuth eval replay-verify --why``).
+
 A different ``judge_min_p_yes`` re-reads each recorded verdict from the judge's P(yes), which
 the trace shows to two decimals ("[judge] yes (p_yes 0.29, min 0.25)"): a P(yes) within
 rounding of the new threshold is ``undecided``. Verdicts without a P(yes) (engines without
@@ -44,6 +48,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +104,14 @@ class ReplayRow(StrictModel):
     """The recorded question failed (a timeout, a crash): no answer, and no abstention either."""
     rerun: bool = False
     """The replay could not decide this question, so its row is a real rerun's (see :class:`Rerun`)."""
+    refused_by: str | None = None
+    """Why no draft was accepted, on a row that accepted none and ran its course (not truncated,
+    not failed): the check that rejected its last draft (:meth:`DraftChecks.failing_check`),
+    "judge undecided", or "no draft" when it never drafted."""
+    right_refused: bool = False
+    """A draft the setting rejected was right (F1 >= :data:`RIGHT_F1` against the gold answer)."""
+    sufficient: bool | None = None
+    """Whether the run had read all the gold evidence (its ``sufficient`` metric)."""
 
     @property
     def abstained(self) -> bool:
@@ -121,6 +134,9 @@ class ReplaySummary(StrictModel):
     rerun: int = 0
     """Questions answered by a real rerun instead (they are exact, and not truncated)."""
 
+
+RIGHT_F1 = 0.5
+"""A draft counts as right for :attr:`ReplayRow.right_refused` from this F1 on."""
 
 UNSTATED_MIN_P_YES = 0.25
 """The judge threshold of a run whose manifest does not set one and whose trace does not state
@@ -208,6 +224,8 @@ def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLo
     undecided = diverged = False
     accepted: str | None = None
     drafts: list[str] = []
+    refused_by = "no draft"
+    right_refused = False
     planned = _planned(row)
     for i, point in enumerate(verification_points(row, pages)):
         answer = str(point.data.get("answer") or "")
@@ -224,6 +242,8 @@ def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLo
         if verdict.supported and not unknown:
             accepted = answer
             break
+        refused_by = "judge undecided" if unknown else checks.failing_check(options.verify)
+        right_refused |= not checks.empty and bool(gold) and f1_score(answer, gold) >= RIGHT_F1
         if i < len(planned) and planned[i] and _searches_elsewhere(verdict, point):
             diverged = True  # the setting's next search is not the run's: the trace cannot say what it finds
             break
@@ -239,6 +259,8 @@ def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLo
         recorded_f1=f1_score(recorded, gold) if recorded is not None else 0.0,
         truncated=truncated, undecided=undecided and accepted is None,
         unverified=accepted is None and replayed is not None, error=bool(row.get("error")),
+        refused_by=refused_by if accepted is None and not truncated and not row.get("error") else None,
+        right_refused=right_refused, sufficient=(row.get("metrics") or {}).get("sufficient"),
     )
 
 
@@ -394,7 +416,8 @@ def replayed_result(row: dict[str, Any], replay: ReplayRow, verify: str) -> dict
         "citations": row.get("citations", []) if replay.replayed == _answer_of(row) else [],
         "metrics": metrics.model_dump(mode="json"),
         "replay": {"verify": verify, "recorded": replay.recorded, "truncated": replay.truncated,
-                   "undecided": replay.undecided, "unverified": replay.unverified, "rerun": replay.rerun},
+                   "undecided": replay.undecided, "unverified": replay.unverified, "rerun": replay.rerun,
+                   "refused_by": replay.refused_by, "right_refused": replay.right_refused},
     }
 
 
@@ -478,7 +501,26 @@ def format_summaries(summaries: list[ReplaySummary]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["RERUN_SHARES", "UNSTATED_MIN_P_YES", "PageLookup", "ReplayRow", "ReplaySummary", "Rerun", "VerificationPoint",
-           "VerifyMode", "evidence_loop_config", "evidence_loop_manifest", "format_summaries", "load_rerun",
+def format_refusals(replays: Sequence[tuple[str, list[ReplayRow]]]) -> str:
+    """Why each replay accepted no draft where it ran its course (truncated and failed rows
+    left out): how many such questions, how many of them had a right draft rejected or had
+    read all the gold evidence, and the check that rejected their last draft."""
+    head = "| verify | evidence | questions | none accepted | a right draft refused | gold evidence read | refused by |"
+    lines = [head, "|---|---|---:|---:|---:|---:|---|"]
+    for label, rows in replays:
+        for masked in (False, True):
+            part = [r for r in rows if r.masked is masked]
+            if not part:
+                continue
+            refused = [r for r in part if r.refused_by is not None]
+            checks = Counter(r.refused_by for r in refused).most_common()
+            lines.append(f"| {label} | {'masked' if masked else 'present'} | {len(part)} | {len(refused)} "
+                         f"| {sum(r.right_refused for r in refused)} | {sum(r.sufficient is True for r in refused)} "
+                         f"| {', '.join(f'{check} {n}' for check, n in checks) or '-'} |")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["RERUN_SHARES", "RIGHT_F1", "UNSTATED_MIN_P_YES", "PageLookup", "ReplayRow", "ReplaySummary", "Rerun", "VerificationPoint",
+           "VerifyMode", "evidence_loop_config", "evidence_loop_manifest", "format_refusals", "format_summaries", "load_rerun",
            "read_rows", "replay_rows", "replay_run", "replayed_result", "rerun_examples", "rethreshold", "summarize",
            "verification_points", "write_replayed_run"]

@@ -142,13 +142,17 @@ REPLAY_EXAMPLE = """examples:
   sleuth eval replay-verify runs/el --verify hybrid --option connect=true --rerun-dataset runs/el-connect.jsonl
   sleuth eval run --dataset runs/el-connect.jsonl --method evidence-loop --option connect=true ... --out runs/el-connect
   sleuth eval replay-verify runs/el --verify hybrid --option connect=true --rerun runs/el-connect
+  # why did the run as it was made refuse? (its own setting)
+  sleuth eval replay-verify runs/el-masked runs/el --verify hybrid --why
 
 Walks each recorded evidence-loop trace and re-runs the model-free checks with today's code,
 reusing the judge verdicts the run recorded; no model is loaded. truncated: the setting
 rejects an answer the run accepted, where a real run would have searched again, or would
 search for another name than the run did next (counted as an abstention); undecided: the
 setting needs a judge verdict the run never asked for. rerun: questions of either kind
-answered by a --rerun run instead."""
+answered by a --rerun run instead. --why: for the questions where no draft was accepted, the
+check that refused the last one (name missing, string check, judge, ...), and how many of
+them had a right draft refused (F1 >= 0.5) or had read all the gold evidence."""
 
 
 def _add_replay_verify(sub: Any) -> None:
@@ -166,6 +170,9 @@ def _add_replay_verify(sub: Any) -> None:
                      help="override another option of the run, e.g. connect=true")
     rep.add_argument("--sandbox", default=None, help="sandbox directory (default: the one each run used)")
     rep.add_argument("--json", action="store_true", help="print every replayed row as JSON lines")
+    rep.add_argument("--why", action="store_true",
+                     help="also print why questions got no verified answer: the check that refused the "
+                     "last draft, and how many had a right draft refused or all gold evidence read")
     rep.add_argument("--out", type=Path, default=None, metavar="DIR",
                      help="write the replay as a run directory for sleuth eval report (one run, one --verify)")
     rep.add_argument("--rerun-dataset", type=Path, default=None, metavar="FILE",
@@ -182,6 +189,7 @@ def _replay_verify(args: argparse.Namespace) -> int:
 
     from sleuth.evals.replay_verify import (
         VerifyMode,
+        format_refusals,
         format_summaries,
         load_rerun,
         replay_run,
@@ -208,9 +216,12 @@ def _replay_verify(args: argparse.Namespace) -> int:
                                       reruns=reruns)
         replays.append((args.runs[0], rows))
         print(format_summaries(summarize(rows, f"{modes[0]} ({args.runs[0].name})")), end="")
+        if args.why:
+            print("\n" + format_refusals([(f"{modes[0]} ({args.runs[0].name})", rows)]), end="")
         print(f"wrote {args.out} (report it with sleuth eval report)")
     else:
         summaries = []
+        labelled: list[tuple[Path, str, list[ReplayRow]]] = []
         with contextlib.ExitStack() as stack:
             opened: dict[str, PageStore] = {}
             for run in args.runs:
@@ -218,6 +229,7 @@ def _replay_verify(args: argparse.Namespace) -> int:
                 for mode in modes:
                     rows = replay_run(run, mode, pages.get, options, reruns)
                     replays.append((run, rows))
+                    labelled.append((run, mode, rows))
                     if args.json:
                         for row in rows:
                             print(json.dumps({"run": str(run), "verify": mode, **row.model_dump()}))
@@ -225,6 +237,8 @@ def _replay_verify(args: argparse.Namespace) -> int:
                                   for s in summarize(rows, mode)]
         if not args.json:
             print(format_summaries(summaries), end="")
+            if args.why:
+                print("\n" + format_refusals([(f"{mode} ({run.name})", rows) for run, mode, rows in labelled]), end="")
     if args.rerun_dataset is not None:
         _write_rerun_dataset(args.rerun_dataset, replays, modes[0], options)
     return 0

@@ -23,6 +23,7 @@ from sleuth.engines.scripted import ScriptedEngine
 from sleuth.errors import ConfigError, EvalError
 from sleuth.evals.datasets import load_dataset
 from sleuth.evals.replay_verify import (
+    format_refusals,
     format_summaries,
     load_rerun,
     replay_rows,
@@ -150,6 +151,29 @@ async def test_another_judge_threshold_rereads_the_recorded_p_yes() -> None:
     assert rethreshold(None, 0.3, 0.2, 0.25) is None  # never asked
 
 
+async def test_why_names_the_check_that_refused_the_last_draft_and_a_right_draft_refused() -> None:
+    question = "Where was the director of Inception born?"
+    note = " [Doc 1] Inception is a 2010 film directed by Christopher Nolan.\n- [Doc 2] Christopher Nolan was born in London."
+    replies = {"Key facts:\n-": [note], "Answer:": [" Christopher Nolan", " Paris"], "Supported:": [" no"],
+               "Next search query:": [" Christopher Nolan birthplace"]}
+    answer = await ask(question, engine=_queued(replies), retriever=_Shelf([_INCEPTION, _NOLAN]),
+                       method="evidence-loop", options={"verify": "both", "top_k": 2, "max_searches": 2})
+    assert answer.abstained  # the judge refused "Christopher Nolan"; no passage holds "Paris"
+
+    def why(gold: str, mode: str) -> tuple[str | None, bool]:
+        out = replay_rows([_row(question, gold, answer)], EvidenceLoopOptions(verify=mode), _PAGES.get)[0]  # type: ignore[arg-type]
+        return out.refused_by, out.right_refused
+
+    assert why("Paris", "both") == ("string check", True)  # its own setting: the last draft's failed check
+    assert why("London", "both") == ("string check", False)  # no draft was right
+    assert why("Christopher Nolan", "both") == ("string check", True)  # the first one was
+    assert why("Paris", "judge") == ("judge undecided", True)  # never asked about "Paris"
+    assert why("Paris", "either") == (None, False)  # accepts "Christopher Nolan", found in a cited passage
+    rows = replay_rows([_row(question, "Christopher Nolan", answer)], EvidenceLoopOptions(verify="both"), _PAGES.get)
+    table = format_refusals([("both", rows)])
+    assert "| both | present | 1 | 1 | 1 | 0 | string check 1 |" in table  # no metrics on the row: gold read unknown
+
+
 def scripted_run(sandbox_dir: Path, out: Path, limit: int | None, verify: str = "both",
                  dataset: str = "hotpotqa-sandbox") -> None:
     """An evidence-loop run (verify=both) on the scripted :func:`_responder`, recorded in ``out``."""
@@ -177,6 +201,12 @@ def test_a_run_replayed_under_its_own_setting_answers_as_it_did(eval_sandbox_dir
     assert main(["eval", "replay-verify", str(out), "--verify", "both", "--verify", "string"]) == 0
     printed = capsys.readouterr().out
     assert "| both (run) | present | 4 |" in printed and "| string (run) | present | 4 |" in printed
+    assert main(["eval", "replay-verify", str(out), "--verify", "both", "--why"]) == 0
+    why = capsys.readouterr().out.split("\n\n")[1].splitlines()[2:]
+    refused = [r for r in same if r.refused_by is not None]
+    assert refused and all(r.refused_by == "echo" for r in refused)  # the scripted draft, a page title, repeats the question's name
+    assert len(why) == 1 and why[0].startswith(f"| both (run) | present | 4 | {len(refused)} |")
+    assert all(r.replayed is None or r.unverified for r in refused)  # only where no draft was accepted
     assert main(["eval", "replay-verify", str(out), "--verify", "hybird"]) == 2
     assert "Unknown verify setting 'hybird'" in capsys.readouterr().err
 
@@ -207,6 +237,8 @@ def test_a_replay_written_with_out_is_a_run_the_report_reads(eval_sandbox_dir: P
         assert new["prediction"] == (want.replayed or "") and new["abstained"] == (want.replayed is None)
         assert new["metrics"]["f1"] == want.f1 and new["metrics"]["recall"] == old["metrics"]["recall"]
         assert new["replay"]["recorded"] == want.recorded and new["replay"]["truncated"] == want.truncated
+        assert new["replay"]["refused_by"] == want.refused_by
+        assert (want.refused_by is not None) == (new["abstained"] and not want.truncated)  # why each abstained
     assert stat.S_IMODE(string.stat().st_mode) == 0o755  # shared like a run directory, not private
     manifest = read_manifest(string)
     assert manifest.replayed_from == str(run) and manifest.config.options["verify"] == "string"
