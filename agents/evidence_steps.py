@@ -109,6 +109,10 @@ class EvidenceLoopOptions(ReaderOptions):  # type: ignore[misc, unused-ignore]  
         return self
 
 
+FailedCheck = Literal["no answer", "echo", "answer unpaged", "name missing", "name unlinked", "string check", "judge"]
+"""What rejected a draft (:meth:`Verification.failed_check`)."""
+
+
 class Verification(StrictModel):
     answer: str
     judge: Judgement
@@ -132,6 +136,21 @@ class Verification(StrictModel):
         """What to search for next without asking the model: the missing names, then each
         unlinked name together with the answer."""
         return [*self.missing, *(f"{self.answer} {name}" for name in self.unlinked)]
+
+    def failed_check(self, mode: str) -> FailedCheck:
+        """The check that rejected this draft (one not supported under ``mode``): the first
+        that failed, in the order :meth:`DraftChecks.verification` applies them. Reads the
+        fields alone, so it works on the verification notes of recorded traces too."""
+        if self.no_answer:
+            return "no answer"
+        if self.missing:
+            paged = self.unpaged and fold(self.answer) in {fold(name) for name in self.missing}
+            return "answer unpaged" if paged else "name missing"
+        if self.unlinked:
+            return "name unlinked"
+        if self.judge == "skipped" and self.string_check is None:
+            return "echo"  # the only rejection that neither asks the judge nor reads the passages
+        return "string check" if self.string_check is False and mode != "judge" else "judge"
 
 
 def next_search(queries: Iterable[str], tried: Iterable[str]) -> str | None:
@@ -238,22 +257,6 @@ class DraftChecks(StrictModel):
         if mode == "hybrid":
             return self.found is None or (self.found and bool(self.unpaged))
         return not (mode == "both" and self.found is False)
-
-    def failing_check(self, mode: str) -> str:
-        """Which check rejects the draft, for a draft that ``mode`` does not accept: the first
-        that fails, in the order :meth:`verification` applies them ("judge" when only the judge
-        is left to have said no)."""
-        if self.empty:
-            return "no answer"
-        if self.echo:
-            return "echo"
-        if self.unpaged_answer and not self.missing and not self.unlinked:
-            return "answer unpaged"
-        if self.missing:
-            return "name missing"
-        if self.unlinked:
-            return "name unlinked"
-        return "string check" if self.found is False and mode != "judge" else "judge"
 
     def verification(self, mode: str, judge: Judgement) -> Verification:
         """The verdict under ``mode`` with the judge's answer (``"skipped"`` when not asked)."""
@@ -420,5 +423,5 @@ class EvidenceAgent:
         return query, events
 
 
-__all__ = ["UNVERIFIED_NOTE", "DraftChecks", "DraftFrom", "EvidenceAgent", "EvidenceLoopOptions", "Unsupported", "Verification",
+__all__ = ["UNVERIFIED_NOTE", "DraftChecks", "DraftFrom", "EvidenceAgent", "EvidenceLoopOptions", "FailedCheck", "Unsupported", "Verification",
            "VerifyMode", "check_draft", "combine", "draft_documents", "judge_note", "next_search", "noted_judge", "read_judgement"]

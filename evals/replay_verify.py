@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +71,7 @@ from sleuth.atomic import building_directory, write_text_atomic
 from sleuth.errors import ConfigError, EvalError
 from sleuth.evals.datasets import EvalExample, load_dataset
 from sleuth.evals.metrics import exact_match, f1_score, question_metrics
+from sleuth.evals.refusals import NO_DRAFT, REFUSAL_HEADER, Refusal, refusal_cells, right_draft
 from sleuth.evals.rundir import (
     RESULTS_FILE,
     RUN_FILE,
@@ -106,10 +106,10 @@ class ReplayRow(StrictModel):
     """The replay could not decide this question, so its row is a real rerun's (see :class:`Rerun`)."""
     refused_by: str | None = None
     """Why no draft was accepted, on a row that accepted none and ran its course (not truncated,
-    not failed): the check that rejected its last draft (:meth:`DraftChecks.failing_check`),
+    not failed): the check that rejected its last draft (:meth:`Verification.failed_check`),
     "judge undecided", or "no draft" when it never drafted."""
     right_refused: bool = False
-    """A draft the setting rejected was right (F1 >= :data:`RIGHT_F1` against the gold answer)."""
+    """A draft the setting rejected was right (:func:`sleuth.evals.refusals.right_draft`)."""
     sufficient: bool | None = None
     """Whether the run had read all the gold evidence (its ``sufficient`` metric)."""
 
@@ -134,9 +134,6 @@ class ReplaySummary(StrictModel):
     rerun: int = 0
     """Questions answered by a real rerun instead (they are exact, and not truncated)."""
 
-
-RIGHT_F1 = 0.5
-"""A draft counts as right for :attr:`ReplayRow.right_refused` from this F1 on."""
 
 UNSTATED_MIN_P_YES = 0.25
 """The judge threshold of a run whose manifest does not set one and whose trace does not state
@@ -224,7 +221,7 @@ def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLo
     undecided = diverged = False
     accepted: str | None = None
     drafts: list[str] = []
-    refused_by = "no draft"
+    refused_by = NO_DRAFT
     right_refused = False
     planned = _planned(row)
     for i, point in enumerate(verification_points(row, pages)):
@@ -242,8 +239,8 @@ def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLo
         if verdict.supported and not unknown:
             accepted = answer
             break
-        refused_by = "judge undecided" if unknown else checks.failing_check(options.verify)
-        right_refused |= not checks.empty and bool(gold) and f1_score(answer, gold) >= RIGHT_F1
+        refused_by = "judge undecided" if unknown else verdict.failed_check(options.verify)
+        right_refused |= not checks.empty and right_draft(answer, gold)
         if i < len(planned) and planned[i] and _searches_elsewhere(verdict, point):
             diverged = True  # the setting's next search is not the run's: the trace cannot say what it finds
             break
@@ -503,24 +500,20 @@ def format_summaries(summaries: list[ReplaySummary]) -> str:
 
 def format_refusals(replays: Sequence[tuple[str, list[ReplayRow]]]) -> str:
     """Why each replay accepted no draft where it ran its course (truncated and failed rows
-    left out): how many such questions, how many of them had a right draft rejected or had
-    read all the gold evidence, and the check that rejected their last draft."""
-    head = "| verify | evidence | questions | none accepted | a right draft refused | gold evidence read | refused by |"
-    lines = [head, "|---|---|---:|---:|---:|---:|---|"]
+    left out), as :func:`sleuth.evals.refusals.refusal_cells` counts it."""
+    lines = ["| verify | evidence | " + " | ".join(REFUSAL_HEADER) + " |", "|---|---|---:|---:|---:|---:|---|"]
     for label, rows in replays:
         for masked in (False, True):
             part = [r for r in rows if r.masked is masked]
-            if not part:
-                continue
-            refused = [r for r in part if r.refused_by is not None]
-            checks = Counter(r.refused_by for r in refused).most_common()
-            lines.append(f"| {label} | {'masked' if masked else 'present'} | {len(part)} | {len(refused)} "
-                         f"| {sum(r.right_refused for r in refused)} | {sum(r.sufficient is True for r in refused)} "
-                         f"| {', '.join(f'{check} {n}' for check, n in checks) or '-'} |")
+            if part:
+                refusals = [Refusal(check=r.refused_by, right_refused=r.right_refused, sufficient=r.sufficient)
+                            for r in part if r.refused_by is not None]
+                lines.append(f"| {label} | {'masked' if masked else 'present'} | "
+                             + " | ".join(refusal_cells(len(part), refusals)) + " |")
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["RERUN_SHARES", "RIGHT_F1", "UNSTATED_MIN_P_YES", "PageLookup", "ReplayRow", "ReplaySummary", "Rerun", "VerificationPoint",
+__all__ = ["RERUN_SHARES", "UNSTATED_MIN_P_YES", "PageLookup", "ReplayRow", "ReplaySummary", "Rerun", "VerificationPoint",
            "VerifyMode", "evidence_loop_config", "evidence_loop_manifest", "format_refusals", "format_summaries", "load_rerun",
            "read_rows", "replay_rows", "replay_run", "replayed_result", "rerun_examples", "rethreshold", "summarize",
            "verification_points", "write_replayed_run"]

@@ -22,6 +22,7 @@ from sleuth.engines.base import GenerationRequest
 from sleuth.engines.scripted import ScriptedEngine
 from sleuth.errors import ConfigError, EvalError
 from sleuth.evals.datasets import load_dataset
+from sleuth.evals.refusals import Refusal, recorded_refusal, refusal_table
 from sleuth.evals.replay_verify import (
     format_refusals,
     format_summaries,
@@ -32,7 +33,7 @@ from sleuth.evals.replay_verify import (
     rethreshold,
     summarize,
 )
-from sleuth.evals.report import load_runs
+from sleuth.evals.report import load_runs, markdown_report
 from sleuth.evals.rundir import EngineConfig, RunConfig, read_manifest
 from sleuth.evals.runner import run_eval
 from sleuth.graphs.registry import ask
@@ -172,6 +173,9 @@ async def test_why_names_the_check_that_refused_the_last_draft_and_a_right_draft
     rows = replay_rows([_row(question, "Christopher Nolan", answer)], EvidenceLoopOptions(verify="both"), _PAGES.get)
     table = format_refusals([("both", rows)])
     assert "| both | present | 1 | 1 | 1 | 0 | string check 1 |" in table  # no metrics on the row: gold read unknown
+    # the run as made, read from its recorded verifications, says the same
+    assert recorded_refusal(_row(question, "Paris", answer), "both") == Refusal("string check", True, None)
+    assert recorded_refusal(_row(question, "London", answer), "both") == Refusal("string check", False, None)
 
 
 def scripted_run(sandbox_dir: Path, out: Path, limit: int | None, verify: str = "both",
@@ -205,6 +209,10 @@ def test_a_run_replayed_under_its_own_setting_answers_as_it_did(eval_sandbox_dir
     why = capsys.readouterr().out.split("\n\n")[1].splitlines()[2:]
     refused = [r for r in same if r.refused_by is not None]
     assert refused and all(r.refused_by == "echo" for r in refused)  # the scripted draft, a page title, repeats the question's name
+    why_table = refusal_table(load_runs([out]))  # the report's table reads the same from the recorded traces
+    assert why_table is not None and [row[2:] for row in why_table.rows] == [
+        ["4", str(len(refused)), "0", str(sum(r.sufficient is True for r in refused)), f"echo {len(refused)}"]]
+    assert "## Why no verified answer" in markdown_report(load_runs([out]), "r.html")
     assert len(why) == 1 and why[0].startswith(f"| both (run) | present | 4 | {len(refused)} |")
     assert all(r.replayed is None or r.unverified for r in refused)  # only where no draft was accepted
     assert main(["eval", "replay-verify", str(out), "--verify", "hybird"]) == 2
