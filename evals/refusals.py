@@ -27,8 +27,10 @@ RIGHT_F1 = 0.5
 """A refused draft counts as right from this F1 against the gold answer on."""
 
 NO_DRAFT = "no draft"
-"""The reason of a question that never drafted an answer (or whose verifications the trace
-does not record in full)."""
+"""The reason of a question that never drafted an answer."""
+
+UNRECORDED = "not recorded"
+"""The reason of a question whose trace predates the verification fields (runs before 2026-11-30)."""
 
 
 @dataclass
@@ -71,7 +73,8 @@ def recorded_refusal(row: dict[str, Any], verify: str) -> Refusal | None:
     found = _verifications(row)
     refused = [v for v in found or [] if not v.supported]
     gold = [str(g) for g in row.get("gold") or []]
-    return Refusal(check=refused[-1].failed_check(verify) if found and refused else NO_DRAFT,
+    check = UNRECORDED if found is None else refused[-1].failed_check(verify) if refused else NO_DRAFT
+    return Refusal(check=check,
                    right_refused=any(not v.no_answer and right_draft(v.answer, gold) for v in refused),
                    sufficient=(row.get("metrics") or {}).get("sufficient"))
 
@@ -107,5 +110,5 @@ def refusal_table(runs: Sequence[Any]) -> Table | None:
     return table if table.rows else None
 
 
-__all__ = ["NO_DRAFT", "REFUSAL_HEADER", "RIGHT_F1", "Refusal", "recorded_refusal", "refusal_cells", "refusal_table",
+__all__ = ["NO_DRAFT", "REFUSAL_HEADER", "RIGHT_F1", "UNRECORDED", "Refusal", "recorded_refusal", "refusal_cells", "refusal_table",
            "right_draft"]

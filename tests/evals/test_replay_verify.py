@@ -176,6 +176,11 @@ async def test_why_names_the_check_that_refused_the_last_draft_and_a_right_draft
     # the run as made, read from its recorded verifications, says the same
     assert recorded_refusal(_row(question, "Paris", answer), "both") == Refusal("string check", True, None)
     assert recorded_refusal(_row(question, "London", answer), "both") == Refusal("string check", False, None)
+    old = _row(question, "Paris", answer)  # a trace from before verification notes had their fields
+    for event in old["trace"]:  # type: ignore[attr-defined]
+        if event.get("kind") == "verification":
+            event["data"] = {"answer": event["data"]["answer"], "supported": False}
+    assert recorded_refusal(old, "both") == Refusal("not recorded", False, None)
 
 
 def scripted_run(sandbox_dir: Path, out: Path, limit: int | None, verify: str = "both",
