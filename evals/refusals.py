@@ -1,4 +1,4 @@
-"""Why EvidenceLoop gave no verified answer: the check that refused each question's last draft.
+"""Why EvidenceLoop gave no verified answer (the check that refused the last draft), and what accepted the ones it gave.
 
 A refusal is only as good as its reason. A masked question refused because a name of the
 question is on no page read is the loop working; an answerable one refused by the judge after
@@ -6,8 +6,11 @@ a right draft is a lost answer. For every question that got no verified answer (
 or gave its best draft unverified) this module reads the last verification its trace recorded
 (:meth:`sleuth.agents.evidence_steps.Verification.failed_check`) and counts the questions by
 that check, together with how many had a right draft among those refused and how many had read
-all the gold evidence. ``sleuth eval report`` shows the table for evidence-loop runs as made;
-``sleuth eval replay-verify --why`` shows it for a replayed setting.
+all the gold evidence. The other side is counted too: each verified answer by what accepted it
+(the string check, the judge, or both), right and wrong apart, since a wrong answer, or a
+masked question's, got through exactly those checks. ``sleuth eval report`` shows both tables
+for evidence-loop runs as made; ``sleuth eval replay-verify --why`` shows the first for a
+replayed setting.
 """
 
 from __future__ import annotations
@@ -62,13 +65,17 @@ def _verifications(row: dict[str, Any]) -> list[Verification] | None:
     return out
 
 
+def _verified(row: dict[str, Any]) -> bool:
+    """Whether a result row that did not fail gave an answer the loop verified: it neither
+    abstained nor gave its best draft unverified."""
+    unverified = any(e.get("type") == "note" and e.get("kind") == UNVERIFIED_NOTE for e in row.get("trace") or [])
+    return not (row.get("abstained") or unverified)
+
+
 def recorded_refusal(row: dict[str, Any], verify: str) -> Refusal | None:
     """Why an evidence-loop result row got no verified answer, from its trace; None when it
     has a verified answer or failed (a timeout, a crash). ``verify``: the run's setting."""
-    if row.get("error"):
-        return None
-    unverified = any(e.get("type") == "note" and e.get("kind") == UNVERIFIED_NOTE for e in row.get("trace") or [])
-    if not (row.get("abstained") or unverified):
+    if row.get("error") or _verified(row):
         return None
     found = _verifications(row)
     refused = [v for v in found or [] if not v.supported]
@@ -83,20 +90,46 @@ def refusal_cells(questions: int, refusals: Iterable[Refusal]) -> list[str]:
     """The counting cells of a row of the refusal table: questions, no verified answer, a right
     draft refused, gold evidence read, and the checks that refused, most frequent first."""
     found = list(refusals)
-    checks = Counter(r.check for r in found).most_common()
     return [str(questions), str(len(found)), str(sum(r.right_refused for r in found)),
-            str(sum(r.sufficient is True for r in found)), ", ".join(f"{c} {n}" for c, n in checks) or "-"]
+            str(sum(r.sufficient is True for r in found)), _counts(r.check for r in found)]
 
 
 REFUSAL_HEADER = ["n", "no verified answer", "a right draft refused", "gold evidence read", "refused by"]
 
 
-def refusal_table(runs: Sequence[Any]) -> Table | None:
-    """The report's table for its evidence-loop runs (None when it has none): one line per run
-    and evidence (present, masked)."""
-    table = Table(f"Questions without a verified answer (abstained, or answered unverified), by the "
-                  f"check that refused the last draft; a right draft has F1 >= {RIGHT_F1:g}.",
-                  ["Method", "evidence", *REFUSAL_HEADER], [])
+def accepted_by(verification: Verification) -> str:
+    """What accepted a supported draft: "string check", "judge", or both ("string check and judge")."""
+    parts = [*(["string check"] if verification.string_check else []),
+             *(["judge"] if verification.judge == "yes" else [])]
+    return " and ".join(parts) or "-"
+
+
+def recorded_acceptance(row: dict[str, Any]) -> tuple[str, bool] | None:
+    """What accepted the answer of an evidence-loop result row that has a verified one (from its
+    last supported verification), and whether the answer is right (F1 >= :data:`RIGHT_F1`);
+    None for a row without a verified answer, or whose trace predates the verification fields."""
+    if row.get("error") or not _verified(row):
+        return None
+    found = [v for v in _verifications(row) or [] if v.supported]
+    if not found:
+        return None
+    return accepted_by(found[-1]), right_draft(str(row.get("prediction") or ""), [str(g) for g in row.get("gold") or []])
+
+
+def _counts(items: Iterable[str]) -> str:
+    return ", ".join(f"{item} {n}" for item, n in Counter(items).most_common()) or "-"
+
+
+def refusal_tables(runs: Sequence[Any]) -> list[Table]:
+    """The report's verification tables for its evidence-loop runs (none when it has none), one
+    line per run and evidence (present, masked): why questions got no verified answer, and what
+    accepted the verified answers, wrong ones apart."""
+    refused = Table(f"Questions without a verified answer (abstained, or answered unverified), by the "
+                    f"check that refused the last draft; a right draft has F1 >= {RIGHT_F1:g}.",
+                    ["Method", "evidence", *REFUSAL_HEADER], [])
+    accepted = Table("Verified answers, by the checks that accepted them; a wrong answer (F1 < "
+                     f"{RIGHT_F1:g}) got through them.",
+                     ["Method", "evidence", "verified answers", "right", "right, accepted by", "wrong, accepted by"], [])
     for run in runs:
         config = run.manifest.config
         if config.method != "evidence-loop":
@@ -104,11 +137,17 @@ def refusal_table(runs: Sequence[Any]) -> Table | None:
         verify = str(config.options.get("verify", EvidenceLoopOptions().verify))
         for masked in (False, True):
             rows = [r for r in run.rows if bool(r.get("masked")) is masked]
-            if rows:
-                refusals = [f for r in rows if (f := recorded_refusal(r, verify)) is not None]
-                table.rows.append([run.label, "masked" if masked else "present", *refusal_cells(len(rows), refusals)])
-    return table if table.rows else None
+            if not rows:
+                continue
+            evidence = "masked" if masked else "present"
+            refusals = [f for r in rows if (f := recorded_refusal(r, verify)) is not None]
+            refused.rows.append([run.label, evidence, *refusal_cells(len(rows), refusals)])
+            verified = [a for r in rows if (a := recorded_acceptance(r)) is not None]
+            accepted.rows.append([run.label, evidence, str(len(verified)), str(sum(right for _, right in verified)),
+                                  _counts(by for by, right in verified if right),
+                                  _counts(by for by, right in verified if not right)])
+    return [refused, accepted] if refused.rows else []
 
 
-__all__ = ["NO_DRAFT", "REFUSAL_HEADER", "RIGHT_F1", "UNRECORDED", "Refusal", "recorded_refusal", "refusal_cells", "refusal_table",
-           "right_draft"]
+__all__ = ["NO_DRAFT", "REFUSAL_HEADER", "RIGHT_F1", "UNRECORDED", "Refusal", "accepted_by", "recorded_acceptance",
+           "recorded_refusal", "refusal_cells", "refusal_tables", "right_draft"]

@@ -15,7 +15,7 @@ from sleuth.atomic import write_text_atomic
 from sleuth.errors import EvalError
 from sleuth.evals.gate_report import gate_markdown
 from sleuth.evals.metrics import Interval, bootstrap_ci
-from sleuth.evals.refusals import refusal_table
+from sleuth.evals.refusals import refusal_tables
 from sleuth.evals.rundir import RESULTS_FILE, ResultsFile, RunManifest, read_manifest
 from sleuth.evals.tables import Table, table_markdown
 
@@ -203,8 +203,8 @@ def markdown_report(runs: list[RunData], html_name: str, *, shared: bool = False
     scope = ([f"Only the {len(runs[0].rows)} questions that every run answered (`--shared`)."]
              if shared and runs else [])
     against = ["## Against the baseline\n\n" + "\n".join(table_markdown(comparison))] if comparison else []
-    refusals = refusal_table(runs)
-    why = ["## Why no verified answer\n\n" + "\n".join(table_markdown(refusals))] if refusals else []
+    verification = ["\n\n".join(["## Verification", *("\n".join(table_markdown(t)) for t in tables)])
+                    for tables in [refusal_tables(runs)] if tables]
     return "\n\n".join([
         "# Sleuth evaluation report",
         _runs_list(runs),
@@ -212,7 +212,7 @@ def markdown_report(runs: list[RunData], html_name: str, *, shared: bool = False
         markdown_tables(runs),
         NOTES,
         *against,
-        *why,
+        *verification,
         *([gate] if (gate := gate_markdown(runs)) else []),
         f"Plots and per-question traces: [{html_name}]({html_name}).",
     ]) + "\n"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sleuth.evals.gate_report import gate_tables
-from sleuth.evals.refusals import refusal_table
+from sleuth.evals.refusals import refusal_tables
 from sleuth.evals.report import COST, NOTES, QUALITY, RunData, metric_values
 from sleuth.evals.tables import Table
 
@@ -305,7 +305,7 @@ def html_report(runs: list[RunData], comparison: Table | None = None) -> str:
         f"<h2>Cost per question</h2>{_table(runs, COST, False)}"
         f"<p class=muted>{_e(NOTES)}</p>"
         + (f"<h2>Against the baseline</h2>{_table_html(comparison)}" if comparison else "")
-        + (f"<h2>Why no verified answer</h2>{_table_html(refusals)}" if (refusals := refusal_table(runs)) else "")
+        + ("<h2>Verification</h2>" + "".join(map(_table_html, tables)) if (tables := refusal_tables(runs)) else "")
         + f"{_gate_section(runs)}<h2>Plots</h2><div class=plots>{plots}</div>"
         f"<h2>Per-question traces</h2>{_traces(runs)}{FILTER_JS}</body></html>\n"
     )

@@ -22,7 +22,7 @@ from sleuth.engines.base import GenerationRequest
 from sleuth.engines.scripted import ScriptedEngine
 from sleuth.errors import ConfigError, EvalError
 from sleuth.evals.datasets import load_dataset
-from sleuth.evals.refusals import Refusal, recorded_refusal, refusal_table
+from sleuth.evals.refusals import Refusal, recorded_acceptance, recorded_refusal, refusal_tables
 from sleuth.evals.replay_verify import (
     format_refusals,
     format_summaries,
@@ -120,6 +120,9 @@ async def test_each_setting_stops_at_the_first_draft_it_accepts() -> None:
         return out.replayed, out.truncated, out.undecided
 
     assert replay("both") == ("London", False, False)  # its own setting: the same answer
+    assert recorded_acceptance(row) == ("string check and judge", True)  # what the run's own verification said
+    assert recorded_acceptance({**row, "gold": ["Paris"]}) == ("string check and judge", False)
+    assert recorded_acceptance({**row, "abstained": True}) is None
     assert replay("judge") == ("London", False, False)
     # the string check alone accepts the first draft, as does hybrid: "Inception" is a page read
     assert replay("string") == ("Christopher Nolan", False, False)
@@ -214,10 +217,16 @@ def test_a_run_replayed_under_its_own_setting_answers_as_it_did(eval_sandbox_dir
     why = capsys.readouterr().out.split("\n\n")[1].splitlines()[2:]
     refused = [r for r in same if r.refused_by is not None]
     assert refused and all(r.refused_by == "echo" for r in refused)  # the scripted draft, a page title, repeats the question's name
-    why_table = refusal_table(load_runs([out]))  # the report's table reads the same from the recorded traces
-    assert why_table is not None and [row[2:] for row in why_table.rows] == [
+    why_table, accepted_table = refusal_tables(load_runs([out]))  # the report reads the same from the recorded traces
+    assert [row[2:] for row in why_table.rows] == [
         ["4", str(len(refused)), "0", str(sum(r.sufficient is True for r in refused)), f"echo {len(refused)}"]]
-    assert "## Why no verified answer" in markdown_report(load_runs([out]), "r.html")
+    verified = [r for r in same if r.refused_by is None and r.replayed is not None]
+    right = sum(r.f1 >= 0.5 for r in verified)
+    [[_, _, n_verified, n_right, right_by, wrong_by]] = accepted_table.rows
+    assert (n_verified, n_right) == (str(len(verified)), str(right)) and len(verified) + len(refused) == 4
+    by_count = [int(part.rsplit(" ", 1)[1]) for cell in (right_by, wrong_by) if cell != "-" for part in cell.split(", ")]
+    assert sum(by_count) == len(verified) and "string check and judge" in right_by + wrong_by  # verify=both: both
+    assert "## Verification" in markdown_report(load_runs([out]), "r.html")
     assert len(why) == 1 and why[0].startswith(f"| both (run) | present | 4 | {len(refused)} |")
     assert all(r.replayed is None or r.unverified for r in refused)  # only where no draft was accepted
     assert main(["eval", "replay-verify", str(out), "--verify", "hybird"]) == 2
