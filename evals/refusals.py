@@ -65,25 +65,44 @@ def _verifications(row: dict[str, Any]) -> list[Verification] | None:
     return out
 
 
+REPLAY_TRUNCATED = "replay truncated"
+"""The reason of a replayed row whose setting rejected a draft the run accepted: what a new
+search would have found is not in the trace (see :mod:`sleuth.evals.replay_verify`)."""
+
+
+def _replay(row: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``replay`` record of a line ``sleuth eval replay-verify --out`` wrote: its verdicts
+    are the replayed setting's, not the ones the trace's notes record."""
+    replay = row.get("replay")
+    return replay if isinstance(replay, dict) else None
+
+
 def _verified(row: dict[str, Any]) -> bool:
     """Whether a result row that did not fail gave an answer the loop verified: it neither
     abstained nor gave its best draft unverified."""
+    if (replay := _replay(row)) is not None:
+        return not (row.get("abstained") or replay.get("unverified"))
     unverified = any(e.get("type") == "note" and e.get("kind") == UNVERIFIED_NOTE for e in row.get("trace") or [])
     return not (row.get("abstained") or unverified)
 
 
 def recorded_refusal(row: dict[str, Any], verify: str) -> Refusal | None:
-    """Why an evidence-loop result row got no verified answer, from its trace; None when it
-    has a verified answer or failed (a timeout, a crash). ``verify``: the run's setting."""
+    """Why an evidence-loop result row got no verified answer, from its trace (from the replay's
+    own record on a replayed line); None when it has a verified answer or failed (a timeout, a
+    crash). ``verify``: the run's setting."""
     if row.get("error") or _verified(row):
         return None
+    sufficient = (row.get("metrics") or {}).get("sufficient")
+    if (replay := _replay(row)) is not None:
+        check = replay.get("refused_by") or (REPLAY_TRUNCATED if replay.get("truncated") else UNRECORDED)
+        return Refusal(check=check, right_refused=bool(replay.get("right_refused")), sufficient=sufficient)
     found = _verifications(row)
     refused = [v for v in found or [] if not v.supported]
     gold = [str(g) for g in row.get("gold") or []]
     check = UNRECORDED if found is None else refused[-1].failed_check(verify) if refused else NO_DRAFT
     return Refusal(check=check,
                    right_refused=any(not v.no_answer and right_draft(v.answer, gold) for v in refused),
-                   sufficient=(row.get("metrics") or {}).get("sufficient"))
+                   sufficient=sufficient)
 
 
 def refusal_cells(questions: int, refusals: Iterable[Refusal]) -> list[str]:
@@ -97,7 +116,7 @@ def refusal_cells(questions: int, refusals: Iterable[Refusal]) -> list[str]:
 REFUSAL_HEADER = ["n", "no verified answer", "a right draft refused", "gold evidence read", "refused by"]
 
 
-def accepted_by(verification: Verification) -> str:
+def acceptance(verification: Verification) -> str:
     """What accepted a supported draft: "string check", "judge", or both ("string check and judge")."""
     parts = [*(["string check"] if verification.string_check else []),
              *(["judge"] if verification.judge == "yes" else [])]
@@ -105,15 +124,20 @@ def accepted_by(verification: Verification) -> str:
 
 
 def recorded_acceptance(row: dict[str, Any]) -> tuple[str, bool] | None:
-    """What accepted the answer of an evidence-loop result row that has a verified one (from its
-    last supported verification), and whether the answer is right (F1 >= :data:`RIGHT_F1`);
-    None for a row without a verified answer, or whose trace predates the verification fields."""
+    """What accepted the answer of an evidence-loop result row that has a verified one (its
+    last supported verification, or the replay's own record on a replayed line), and whether
+    the answer is right (F1 >= :data:`RIGHT_F1`); None for a row without a verified answer, or
+    whose trace predates the verification fields."""
     if row.get("error") or not _verified(row):
         return None
-    found = [v for v in _verifications(row) or [] if v.supported]
-    if not found:
+    if (replay := _replay(row)) is not None:
+        by = replay.get("accepted_by")
+    else:
+        found = [v for v in _verifications(row) or [] if v.supported]
+        by = acceptance(found[-1]) if found else None
+    if by is None:
         return None
-    return accepted_by(found[-1]), right_draft(str(row.get("prediction") or ""), [str(g) for g in row.get("gold") or []])
+    return str(by), right_draft(str(row.get("prediction") or ""), [str(g) for g in row.get("gold") or []])
 
 
 def _counts(items: Iterable[str]) -> str:
@@ -149,5 +173,6 @@ def refusal_tables(runs: Sequence[Any]) -> list[Table]:
     return [refused, accepted] if refused.rows else []
 
 
-__all__ = ["NO_DRAFT", "REFUSAL_HEADER", "RIGHT_F1", "UNRECORDED", "Refusal", "accepted_by", "recorded_acceptance",
+__all__ = ["NO_DRAFT", "REFUSAL_HEADER", "REPLAY_TRUNCATED", "RIGHT_F1", "UNRECORDED", "Refusal", "acceptance",
+           "recorded_acceptance",
            "recorded_refusal", "refusal_cells", "refusal_tables", "right_draft"]

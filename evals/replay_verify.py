@@ -71,7 +71,14 @@ from sleuth.atomic import building_directory, write_text_atomic
 from sleuth.errors import ConfigError, EvalError
 from sleuth.evals.datasets import EvalExample, load_dataset
 from sleuth.evals.metrics import exact_match, f1_score, question_metrics
-from sleuth.evals.refusals import NO_DRAFT, REFUSAL_HEADER, Refusal, refusal_cells, right_draft
+from sleuth.evals.refusals import (
+    NO_DRAFT,
+    REFUSAL_HEADER,
+    Refusal,
+    acceptance,
+    refusal_cells,
+    right_draft,
+)
 from sleuth.evals.rundir import (
     RESULTS_FILE,
     RUN_FILE,
@@ -112,6 +119,9 @@ class ReplayRow(StrictModel):
     """A draft the setting rejected was right (:func:`sleuth.evals.refusals.right_draft`)."""
     sufficient: bool | None = None
     """Whether the run had read all the gold evidence (its ``sufficient`` metric)."""
+    accepted_by: str | None = None
+    """What accepted ``replayed`` (:func:`sleuth.evals.refusals.acceptance`); None when no
+    draft was accepted."""
 
     @property
     def abstained(self) -> bool:
@@ -220,6 +230,7 @@ def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLo
     recorded = _answer_of(row)
     undecided = diverged = False
     accepted: str | None = None
+    accepted_by: str | None = None
     drafts: list[str] = []
     refused_by = NO_DRAFT
     right_refused = False
@@ -237,7 +248,7 @@ def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLo
             judge = recorded_judge or "no"
         verdict = checks.verification(options.verify, judge)
         if verdict.supported and not unknown:
-            accepted = answer
+            accepted, accepted_by = answer, acceptance(verdict)
             break
         refused_by = "judge undecided" if unknown else verdict.failed_check(options.verify)
         right_refused |= not checks.empty and right_draft(answer, gold)
@@ -257,7 +268,7 @@ def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLo
         truncated=truncated, undecided=undecided and accepted is None,
         unverified=accepted is None and replayed is not None, error=bool(row.get("error")),
         refused_by=refused_by if accepted is None and not truncated and not row.get("error") else None,
-        right_refused=right_refused, sufficient=(row.get("metrics") or {}).get("sufficient"),
+        right_refused=right_refused, sufficient=(row.get("metrics") or {}).get("sufficient"), accepted_by=accepted_by,
     )
 
 
@@ -414,7 +425,8 @@ def replayed_result(row: dict[str, Any], replay: ReplayRow, verify: str) -> dict
         "metrics": metrics.model_dump(mode="json"),
         "replay": {"verify": verify, "recorded": replay.recorded, "truncated": replay.truncated,
                    "undecided": replay.undecided, "unverified": replay.unverified, "rerun": replay.rerun,
-                   "refused_by": replay.refused_by, "right_refused": replay.right_refused},
+                   "refused_by": replay.refused_by, "right_refused": replay.right_refused,
+                   "accepted_by": replay.accepted_by},
     }
 
 

@@ -268,6 +268,15 @@ def test_a_replay_written_with_out_is_a_run_the_report_reads(eval_sandbox_dir: P
     runs = load_runs([run, string], resamples=20)
     assert runs[1].label == "evidence-loop [max_searches=2, verify=string] (replayed)"
     assert runs[1].stats["f1"].mean == pytest.approx(sum(r.f1 for r in expected.values()) / 4)
+    # the report's Verification tables read the replay's verdicts, not the notes of the trace it replayed
+    refused_table, accepted_table = refusal_tables(runs[1:])
+    assert refused_table.rows[0][3] == str(sum(r.abstained for r in expected.values()))
+    verified = [r for r in expected.values() if r.accepted_by is not None]
+    assert verified and all(r.accepted_by == "string check" for r in verified)  # the judge's no no longer counts
+    [[_, _, n_verified, _, right_by, wrong_by]] = accepted_table.rows
+    assert n_verified == str(len(verified)) and "judge" not in right_by + wrong_by
+    _, run_accepted = refusal_tables(runs[:1])
+    assert "string check and judge" in run_accepted.rows[0][4] + run_accepted.rows[0][5]  # as recorded under both
 
 
 def test_a_failed_question_replays_as_the_failure_it_was() -> None:
