@@ -33,7 +33,7 @@ NO_DRAFT = "no draft"
 """The reason of a question that never drafted an answer."""
 
 UNRECORDED = "not recorded"
-"""The reason of a question whose trace predates the verification fields (runs before 2026-11-30)."""
+"""The reason of a question whose trace predates the verification fields (older runs)."""
 
 
 @dataclass
@@ -50,6 +50,7 @@ class Refusal:
 
 
 def right_draft(answer: str, gold: Sequence[str]) -> bool:
+    """Whether ``answer`` counts as right: F1 >= :data:`RIGHT_F1` against the gold answers."""
     return bool(gold) and f1_score(answer, list(gold)) >= RIGHT_F1
 
 
