@@ -16,9 +16,9 @@ replayed setting.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -26,11 +26,16 @@ from sleuth.agents.evidence_steps import UNVERIFIED_NOTE, EvidenceLoopOptions, V
 from sleuth.evals.metrics import f1_score
 from sleuth.evals.tables import Table
 
+T = TypeVar("T")
+
 RIGHT_F1 = 0.5
 """A refused draft counts as right from this F1 against the gold answer on."""
 
 NO_DRAFT = "no draft"
 """The reason of a question that never drafted an answer."""
+
+JUDGE_UNDECIDED = "judge undecided"
+"""The reason of a replayed draft that needs a judge verdict the run never asked for."""
 
 UNRECORDED = "not recorded"
 """The reason of a question whose trace predates the verification fields (older runs)."""
@@ -41,8 +46,8 @@ class Refusal:
     """One question that got no verified answer."""
 
     check: str
-    """The check that refused its last draft (``failed_check``), :data:`NO_DRAFT`, or another
-    reason the caller knows ("judge undecided" in a replay)."""
+    """The check that refused its last draft (``failed_check``), :data:`NO_DRAFT`,
+    :data:`UNRECORDED`, or in a replay :data:`JUDGE_UNDECIDED` or :data:`REPLAY_TRUNCATED`."""
     right_refused: bool
     """A refused draft was right (F1 >= :data:`RIGHT_F1`)."""
     sufficient: bool | None
@@ -78,13 +83,25 @@ def _replay(row: dict[str, Any]) -> dict[str, Any] | None:
     return replay if isinstance(replay, dict) else None
 
 
+def gave_unverified(row: dict[str, Any]) -> bool:
+    """Whether an evidence-loop result row's trace ends with its best draft given unverified."""
+    return any(e.get("type") == "note" and e.get("kind") == UNVERIFIED_NOTE for e in row.get("trace") or [])
+
+
 def _verified(row: dict[str, Any]) -> bool:
     """Whether a result row that did not fail gave an answer the loop verified: it neither
     abstained nor gave its best draft unverified."""
-    if (replay := _replay(row)) is not None:
-        return not (row.get("abstained") or replay.get("unverified"))
-    unverified = any(e.get("type") == "note" and e.get("kind") == UNVERIFIED_NOTE for e in row.get("trace") or [])
+    replay = _replay(row)
+    unverified = replay.get("unverified") if replay is not None else gave_unverified(row)
     return not (row.get("abstained") or unverified)
+
+
+def by_evidence(items: Iterable[T], masked: Callable[[T], bool]) -> Iterator[tuple[str, list[T]]]:
+    """``items`` split into ("present", ...) and ("masked", ...), leaving out an empty part."""
+    found = list(items)
+    for hidden in (False, True):
+        if part := [item for item in found if masked(item) is hidden]:
+            yield ("masked" if hidden else "present"), part
 
 
 def recorded_refusal(row: dict[str, Any], verify: str) -> Refusal | None:
@@ -160,11 +177,7 @@ def refusal_tables(runs: Sequence[Any]) -> list[Table]:
         if config.method != "evidence-loop":
             continue
         verify = str(config.options.get("verify", EvidenceLoopOptions().verify))
-        for masked in (False, True):
-            rows = [r for r in run.rows if bool(r.get("masked")) is masked]
-            if not rows:
-                continue
-            evidence = "masked" if masked else "present"
+        for evidence, rows in by_evidence(run.rows, lambda row: bool(row.get("masked"))):
             refusals = [f for r in rows if (f := recorded_refusal(r, verify)) is not None]
             refused.rows.append([run.label, evidence, *refusal_cells(len(rows), refusals)])
             verified = [a for r in rows if (a := recorded_acceptance(r)) is not None]
@@ -174,6 +187,6 @@ def refusal_tables(runs: Sequence[Any]) -> list[Table]:
     return [refused, accepted] if refused.rows else []
 
 
-__all__ = ["NO_DRAFT", "REFUSAL_HEADER", "REPLAY_TRUNCATED", "RIGHT_F1", "UNRECORDED", "Refusal", "acceptance",
-           "recorded_acceptance",
-           "recorded_refusal", "refusal_cells", "refusal_tables", "right_draft"]
+__all__ = ["JUDGE_UNDECIDED", "NO_DRAFT", "REFUSAL_HEADER", "REPLAY_TRUNCATED", "RIGHT_F1", "UNRECORDED", "Refusal",
+           "acceptance", "by_evidence", "gave_unverified", "recorded_acceptance", "recorded_refusal", "refusal_cells",
+           "refusal_tables", "right_draft"]

@@ -57,7 +57,6 @@ from pydantic import ValidationError
 
 from sleuth.agents.answers import majority
 from sleuth.agents.evidence_steps import (
-    UNVERIFIED_NOTE,
     EvidenceLoopOptions,
     Judgement,
     Verification,
@@ -72,10 +71,13 @@ from sleuth.errors import ConfigError, EvalError
 from sleuth.evals.datasets import EvalExample, load_dataset
 from sleuth.evals.metrics import exact_match, f1_score, question_metrics
 from sleuth.evals.refusals import (
+    JUDGE_UNDECIDED,
     NO_DRAFT,
     REFUSAL_HEADER,
     Refusal,
     acceptance,
+    by_evidence,
+    gave_unverified,
     refusal_cells,
     right_draft,
 )
@@ -114,7 +116,8 @@ class ReplayRow(StrictModel):
     refused_by: str | None = None
     """Why no draft was accepted, on a row that accepted none and ran its course (not truncated,
     not failed): the check that rejected its last draft (:meth:`Verification.failed_check`),
-    "judge undecided", or "no draft" when it never drafted."""
+    :data:`~sleuth.evals.refusals.JUDGE_UNDECIDED`, or :data:`~sleuth.evals.refusals.NO_DRAFT`
+    when it never drafted."""
     right_refused: bool = False
     """A draft the setting rejected was right (:func:`sleuth.evals.refusals.right_draft`)."""
     sufficient: bool | None = None
@@ -250,13 +253,13 @@ def _replay_row(row: dict[str, Any], options: EvidenceLoopOptions, pages: PageLo
         if verdict.supported and not unknown:
             accepted, accepted_by = answer, acceptance(verdict)
             break
-        refused_by = "judge undecided" if unknown else verdict.failed_check(options.verify)
+        refused_by = JUDGE_UNDECIDED if unknown else verdict.failed_check(options.verify)
         right_refused |= not checks.empty and right_draft(answer, gold)
         if i < len(planned) and planned[i] and _searches_elsewhere(verdict, point):
             diverged = True  # the setting's next search is not the run's: the trace cannot say what it finds
             break
     # A recorded answer the run gave unverified (best-draft) ended its search like an abstention.
-    truncated = accepted is None and (diverged or recorded is not None and not _gave_unverified(row))
+    truncated = accepted is None and (diverged or recorded is not None and not gave_unverified(row))
     replayed = accepted
     if accepted is None and not truncated and not row.get("error") and options.on_unsupported == "best-draft":
         replayed = majority(drafts)[0] or None
@@ -296,10 +299,6 @@ def _searches_elsewhere(verdict: Verification, point: VerificationPoint) -> bool
     except ValidationError:
         return False  # a trace older than the verification's fields: assume the recorded path
     return next_search(verdict.next_queries(), point.tried) != next_search(recorded.next_queries(), point.tried)
-
-
-def _gave_unverified(row: dict[str, Any]) -> bool:
-    return any(e.get("type") == "note" and e.get("kind") == UNVERIFIED_NOTE for e in row.get("trace") or [])
 
 
 def replay_rows(rows: Iterable[dict[str, Any]], options: EvidenceLoopOptions, pages: PageLookup,
@@ -515,13 +514,10 @@ def format_refusals(replays: Sequence[tuple[str, list[ReplayRow]]]) -> str:
     left out), as :func:`sleuth.evals.refusals.refusal_cells` counts it."""
     lines = ["| verify | evidence | " + " | ".join(REFUSAL_HEADER) + " |", "|---|---|---:|---:|---:|---:|---|"]
     for label, rows in replays:
-        for masked in (False, True):
-            part = [r for r in rows if r.masked is masked]
-            if part:
-                refusals = [Refusal(check=r.refused_by, right_refused=r.right_refused, sufficient=r.sufficient)
-                            for r in part if r.refused_by is not None]
-                lines.append(f"| {label} | {'masked' if masked else 'present'} | "
-                             + " | ".join(refusal_cells(len(part), refusals)) + " |")
+        for evidence, part in by_evidence(rows, lambda row: row.masked):
+            refusals = [Refusal(check=r.refused_by, right_refused=r.right_refused, sufficient=r.sufficient)
+                        for r in part if r.refused_by is not None]
+            lines.append(f"| {label} | {evidence} | " + " | ".join(refusal_cells(len(part), refusals)) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -205,7 +205,7 @@ def _replay_verify(args: argparse.Namespace) -> int:
                           hint="sleuth eval replay-verify runs/el --verify hybrid --option connect=true --rerun runs/el-connect")
     options = parse_options(args.option)
     reruns = [load_rerun(path) for path in args.rerun]
-    replays: list[tuple[Path, list[ReplayRow]]] = []
+    replays: list[tuple[Path, str, list[ReplayRow]]] = []
     if args.out is not None:
         if len(args.runs) != 1 or len(modes) != 1:
             raise ConfigError("--out writes one replayed run: give one run and one --verify setting.",
@@ -214,47 +214,53 @@ def _replay_verify(args: argparse.Namespace) -> int:
             pages = _run_pages(args.runs[0], args.sandbox, stack, {})
             rows = write_replayed_run(args.runs[0], args.out, modes[0], pages.get, options, command=sys.argv,
                                       reruns=reruns)
-        replays.append((args.runs[0], rows))
-        print(format_summaries(summarize(rows, f"{modes[0]} ({args.runs[0].name})")), end="")
+        replays.append((args.runs[0], modes[0], rows))
+        print(format_summaries(summarize(rows, _label(args.runs[0], modes[0]))), end="")
         if args.why:
-            print("\n" + format_refusals([(f"{modes[0]} ({args.runs[0].name})", rows)]), end="")
+            print("\n" + format_refusals(_labelled(replays)), end="")
         print(f"wrote {args.out} (report it with sleuth eval report)")
     else:
         summaries = []
-        labelled: list[tuple[Path, str, list[ReplayRow]]] = []
         with contextlib.ExitStack() as stack:
             opened: dict[str, PageStore] = {}
             for run in args.runs:
                 pages = _run_pages(run, args.sandbox, stack, opened)
                 for mode in modes:
                     rows = replay_run(run, mode, pages.get, options, reruns)
-                    replays.append((run, rows))
-                    labelled.append((run, mode, rows))
+                    replays.append((run, mode, rows))
                     if args.json:
                         for row in rows:
                             print(json.dumps({"run": str(run), "verify": mode, **row.model_dump()}))
-                    summaries += [s.model_copy(update={"verify": f"{mode} ({run.name})"})
-                                  for s in summarize(rows, mode)]
+                    summaries += summarize(rows, _label(run, mode))
         if not args.json:
             print(format_summaries(summaries), end="")
             if args.why:
-                print("\n" + format_refusals([(f"{mode} ({run.name})", rows) for run, mode, rows in labelled]), end="")
+                print("\n" + format_refusals(_labelled(replays)), end="")
     if args.rerun_dataset is not None:
         _write_rerun_dataset(args.rerun_dataset, replays, modes[0], options)
     return 0
 
 
-def _write_rerun_dataset(path: Path, replays: list[tuple[Path, list[ReplayRow]]], mode: str,
+def _label(run: Path, mode: str) -> str:
+    """How a replay's lines name it: "MODE (RUN)"."""
+    return f"{mode} ({run.name})"
+
+
+def _labelled(replays: list[tuple[Path, str, list[ReplayRow]]]) -> list[tuple[str, list[ReplayRow]]]:
+    return [(_label(run, mode), rows) for run, mode, rows in replays]
+
+
+def _write_rerun_dataset(path: Path, replays: list[tuple[Path, str, list[ReplayRow]]], mode: str,
                          options: dict[str, Any]) -> None:
     """Write the questions the replays could not decide, and say how to run them."""
     from sleuth.evals.datasets import write_examples
     from sleuth.evals.replay_verify import RERUN_SHARES, evidence_loop_config, rerun_examples
 
-    configs = [evidence_loop_config(run) for run, _ in replays]
+    configs = [evidence_loop_config(run) for run, _, _ in replays]
     if differ := [f for f in RERUN_SHARES if any(getattr(c, f) != getattr(configs[0], f) for c in configs)]:
         raise ConfigError(f"The runs differ in {', '.join(differ)}, so one dataset cannot rerun them all.",
                           hint="write one --rerun-dataset for each kind of run (the masked runs and the others)")
-    examples = {e.id: e for run, rows in replays for e in rerun_examples(run, rows)}
+    examples = {e.id: e for run, _, rows in replays for e in rerun_examples(run, rows)}
     write_examples(path, list(examples.values()))
     config = configs[0]
     command = ["sleuth", "eval", "run", "--dataset", str(path), "--method", "evidence-loop",
