@@ -13,10 +13,11 @@ from sleuth.engines.base import (
     LLMEngine,
     TokenLogprob,
 )
-from sleuth.engines.factory import create_engine
+from sleuth.engines.factory import create_engine, create_routed_engine
 from sleuth.engines.llama_cpp import LlamaCppEngine
 from sleuth.engines.model_files import MODELS, ModelSpec, resolve_model_path
 from sleuth.engines.openai_compat import OpenAICompatibleEngine
+from sleuth.engines.router import RoleRouter
 from sleuth.engines.scripted import ScriptedEngine
 from sleuth.engines.vllm import VLLMEngine
 
@@ -29,9 +30,11 @@ __all__ = [
     "LlamaCppEngine",
     "ModelSpec",
     "OpenAICompatibleEngine",
+    "RoleRouter",
     "ScriptedEngine",
     "TokenLogprob",
     "VLLMEngine",
     "create_engine",
+    "create_routed_engine",
     "resolve_model_path",
 ]

@@ -11,7 +11,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import Field, model_validator
 
-from sleuth.types import StrictModel
+from sleuth.types import EngineRole, StrictModel
 
 
 class ChatMessage(StrictModel):
@@ -47,6 +47,9 @@ class GenerationRequest(StrictModel):
     """Scheduling priority; lower runs first (vLLM's convention)."""
     session_id: str | None = None
     """Identifies one agent's conversation so engines can keep its prefix hot."""
+    role: EngineRole | None = None
+    """What the call is for (``"judge"``): a :class:`~sleuth.engines.router.RoleRouter`
+    sends it to that role's engine. Engines themselves ignore it."""
 
     @model_validator(mode="after")
     def _one_input(self) -> GenerationRequest:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +11,9 @@ from pydantic import ValidationError
 
 from sleuth.config import EngineSettings
 from sleuth.engines.base import LLMEngine
+from sleuth.engines.router import build_routed
 from sleuth.errors import ConfigError
+from sleuth.types import EngineRole
 
 KINDS = ("embedded", "openai", "vllm")
 
@@ -54,6 +58,20 @@ def create_engine(
     )
 
 
+def create_routed_engine(
+    settings: EngineSettings | None = None,
+    roles: Mapping[EngineRole, EngineSettings] | None = None,
+    *,
+    cache_dir: Path | None = None,
+    **overrides: Any,
+) -> LLMEngine:
+    """:func:`create_engine` for ``settings`` (with ``overrides``), and one more engine for
+    each role in ``roles`` that its calls go to (:class:`~sleuth.engines.router.RoleRouter`)."""
+    builders = {role: partial(create_engine, role_settings, cache_dir=cache_dir)
+                for role, role_settings in (roles or {}).items()}
+    return build_routed(partial(create_engine, settings, cache_dir=cache_dir, **overrides), builders)
+
+
 def _apply(settings: EngineSettings, overrides: dict[str, Any]) -> EngineSettings:
     if not overrides:
         return settings
@@ -66,4 +84,4 @@ def _apply(settings: EngineSettings, overrides: dict[str, Any]) -> EngineSetting
         ) from exc
 
 
-__all__ = ["KINDS", "create_engine"]
+__all__ = ["KINDS", "create_engine", "create_routed_engine"]

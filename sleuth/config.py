@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 
 from sleuth.errors import ConfigError
-from sleuth.types import StrictModel
+from sleuth.types import EngineRole, StrictModel
 
 EmbeddedModel = Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"]
 
@@ -59,6 +59,10 @@ class SleuthSettings(StrictModel):
     """Where assembled model files and other caches live."""
     engine: EngineSettings = Field(default_factory=EngineSettings)
     """The LLM engine."""
+    roles: dict[EngineRole, EngineSettings] = Field(default_factory=dict)
+    """Engines of their own for some calls, by role: ``[roles.judge]`` in TOML (or
+    ``SLEUTH_ROLES__JUDGE__MODEL=...``) verifies EvidenceLoop's drafts with another model.
+    A role with no entry uses ``engine``."""
 
     @classmethod
     def load(cls, path: str | Path | None = None, env: dict[str, str] | None = None) -> SleuthSettings:

@@ -17,6 +17,14 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+EngineRole = Literal["judge"]
+"""What an LLM call is for, where a run may give it an engine of its own: ``"judge"`` is
+EvidenceLoop's verification ("do these facts support this answer?"), so that a stronger model
+can check what a small one drafts (:class:`~sleuth.engines.router.RoleRouter`)."""
+
+ENGINE_ROLES: tuple[EngineRole, ...] = ("judge",)
+
+
 class Passage(StrictModel):
     """One retrievable unit of text: a Wikipedia paragraph, a page, a chunk."""
 
@@ -147,9 +155,11 @@ class Answer(StrictModel):
 
 
 __all__ = [
+    "ENGINE_ROLES",
     "Answer",
     "AnswerEvent",
     "Citation",
+    "EngineRole",
     "ErrorEvent",
     "InformationEvent",
     "NoteEvent",

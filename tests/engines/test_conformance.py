@@ -1,7 +1,7 @@
 """One behaviour suite that every engine backend passes.
 
-The ``engine`` fixture is parametrized over the backends: the scripted double always; the
-real 0.5B model in-process (llama.cpp) and behind llama.cpp's OpenAI-compatible server
+The ``engine`` fixture is parametrized over the backends: the scripted double always, alone and
+behind a :class:`RoleRouter` (whose judge engine these requests never reach); the real 0.5B model in-process (llama.cpp) and behind llama.cpp's OpenAI-compatible server
 (marked ``model``); in-process vLLM (marked ``gpu``, skipped without vllm or CUDA).
 """
 
@@ -15,6 +15,7 @@ import pytest
 
 from sleuth.engines.base import ChatMessage, GenerationRequest, LLMEngine
 from sleuth.engines.openai_compat import OpenAICompatibleEngine
+from sleuth.engines.router import RoleRouter
 from sleuth.engines.scripted import ScriptedEngine
 
 COUNTING = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22"
@@ -42,6 +43,7 @@ def vllm_engine() -> Iterator[Any]:
 @pytest.fixture(
     params=[
         pytest.param("scripted"),
+        pytest.param("router"),
         pytest.param("llama_cpp", marks=pytest.mark.model),
         pytest.param("openai", marks=pytest.mark.model),
         pytest.param("vllm", marks=pytest.mark.gpu),
@@ -50,6 +52,8 @@ def vllm_engine() -> Iterator[Any]:
 async def engine(request: pytest.FixtureRequest) -> Any:
     if request.param == "scripted":
         yield ScriptedEngine(responder=_count_on)
+    elif request.param == "router":
+        yield RoleRouter(ScriptedEngine(responder=_count_on), {"judge": ScriptedEngine([" no"], repeat_last=True)})
     elif request.param == "llama_cpp":
         yield request.getfixturevalue("small_engine")
     elif request.param == "openai":
