@@ -384,10 +384,11 @@ class EvidenceAgent:
         return checks.verification(self.opts.verify, judge), events
 
     def judge_request(self, question: str, facts: str, answer: str) -> GenerationRequest:
-        """The judge's request: does ``facts`` show that ``answer`` answers ``question``?"""
+        """The judge's request: does ``facts`` show that ``answer`` answers ``question``?
+        Marked ``role="judge"``, so that a run can give the judge an engine of its own."""
         user = prompts.judge_message(self.question(question), facts, answer)
         request = self._request(user, prompts.JUDGE_START, prompts.LINE_STOP, 4)
-        return request.model_copy(update={"logprobs": True})
+        return request.model_copy(update={"logprobs": True, "role": "judge"})
 
     async def _judge(self, question: str, ledger: EvidenceLedger, answer: str,
                      usage: Usage) -> tuple[Judgement, list[TraceEvent]]:

@@ -116,6 +116,7 @@ def _labels(runs: list[RunData]) -> None:
         cfg = run.manifest.config
         run.label = cfg.method + (f" [{_options_label(cfg.options)}]" if cfg.options else "")
         run.label += f" + {cfg.follow_links} links" if cfg.follow_links else ""
+        run.label += "".join(f" ({role}: {e.model})" for role, e in cfg.engine.roles.items())
         run.label += f" (mask {cfg.mask_gold:g})" if cfg.mask_gold else ""
         run.label += " (replayed)" if run.manifest.replayed_from else ""
     seen: dict[str, int] = {}
@@ -181,7 +182,7 @@ def _runs_list(runs: list[RunData]) -> str:
                              f"sha256 {p.manifest.dataset.sha256[:12]})"
                              for p in run.parts or [run])
         lines.append(
-            f"- **{run.label}**: {datasets}; engine {engine.kind} {engine.model}; "
+            f"- **{run.label}**: {datasets}; engine {engine.describe()}; "
             f"mask-gold {m.config.mask_gold:g}; follow-links {m.config.follow_links}; "
             f"options {json.dumps(m.config.options)}"
         )

@@ -291,7 +291,7 @@ def html_report(runs: list[RunData], comparison: Table | None = None) -> str:
     """The report page; ``comparison``: the table against a baseline run (``--baseline``)."""
     runs_list = "".join(
         f"<li><b>{_e(r.label)}</b>: {_e(r.manifest.dataset.name)}, {len(r.rows)} questions, "
-        f"engine {_e(r.manifest.config.engine.kind)} {_e(r.manifest.config.engine.model)}, "
+        f"engine {_e(r.manifest.config.engine.describe())}, "
         f"mask-gold {r.manifest.config.mask_gold:g} <span class=muted>({_e(r.path)})</span></li>"
         for r in runs)
     plots = (scatter_svg(runs) + histogram_svg(runs, "llm_calls", "turns (LLM calls) per question")

@@ -19,11 +19,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from sleuth.atomic import write_text_atomic
 from sleuth.errors import EvalError, ResumeMismatchError
-from sleuth.types import StrictModel
+from sleuth.types import EngineRole, StrictModel
 
 RUN_FILE = "run.json"
 RESULTS_FILE = "results.jsonl"
@@ -36,6 +36,20 @@ class EngineConfig(StrictModel):
     base_url: str | None = None
     scripted_delay_s: float = Field(default=0.0, ge=0.0)
     """Test double only: seconds each scripted reply takes."""
+    roles: dict[EngineRole, EngineConfig] = Field(default_factory=dict)
+    """Engines of their own for some calls (``{"judge": ...}``: EvidenceLoop's verifier), each
+    with this engine's other settings; a role with no entry uses this engine."""
+
+    @model_validator(mode="after")
+    def _flat_roles(self) -> EngineConfig:
+        if any(role.roles for role in self.roles.values()):
+            raise ValueError("a role's engine cannot have roles of its own")
+        return self
+
+    def describe(self) -> str:
+        """``"embedded qwen2.5-coder-1.5b"``, with each role's engine: ``"...; judge: openai M"``."""
+        own = f"{self.kind} {self.model}"
+        return own + "".join(f"; {role}: {engine.describe()}" for role, engine in self.roles.items())
 
 
 class RunConfig(StrictModel):

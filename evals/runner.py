@@ -16,6 +16,7 @@ import logging
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,14 @@ def is_masked(example_id: str, fraction: float, seed: int) -> bool:
 
 
 def make_engine(config: EngineConfig) -> LLMEngine:
+    """The run's engine; with ``config.roles``, a router that sends each role's calls to its own."""
+    from sleuth.engines.router import build_routed
+
+    return build_routed(partial(_single_engine, config),
+                        {role: partial(_single_engine, c) for role, c in config.roles.items()})
+
+
+def _single_engine(config: EngineConfig) -> LLMEngine:
     if config.kind == "scripted":
         from sleuth.evals.scripted import scripted_eval_engine
 

@@ -48,3 +48,31 @@ def test_method_options_are_parsed_the_same_for_ask_and_eval() -> None:
     parsed = parse_options(["top-k=5", 'gate={"kind": "agreement"}', "on_unsupported=best-draft"])
     assert parsed == {"top_k": 5, "gate": {"kind": "agreement"}, "on_unsupported": "best-draft"}
     assert eval_parse_options is parse_options
+
+
+def test_judge_flags_give_the_judge_an_engine_of_its_own() -> None:
+    """``--judge-*``: unset parts come from the main engine (or ``[roles.judge]``), a base URL
+    alone means an OpenAI-compatible server, and no flag means no judge role."""
+    from argparse import Namespace
+
+    from sleuth.cli.judge_args import judge_engine_config, judge_settings
+    from sleuth.config import SleuthSettings
+    from sleuth.evals.rundir import EngineConfig
+
+    def flags(**kw: str) -> Namespace:
+        return Namespace(**{"judge_engine": None, "judge_model": None, "judge_base_url": None, **kw})
+
+    main = EngineConfig(kind="embedded", model="qwen2.5-coder-1.5b")
+    assert judge_engine_config(flags(), main) == main
+    served = judge_engine_config(flags(judge_base_url="http://127.0.0.1:8000/v1", judge_model="Qwen/Qwen2.5-7B"), main)
+    assert served.roles["judge"] == EngineConfig(kind="openai", model="Qwen/Qwen2.5-7B", base_url="http://127.0.0.1:8000/v1")
+    assert (served.kind, served.model) == ("embedded", "qwen2.5-coder-1.5b")
+    small = judge_engine_config(flags(judge_model="qwen2.5-coder-0.5b"), main).roles["judge"]
+    assert (small.kind, small.model) == ("embedded", "qwen2.5-coder-0.5b")
+
+    settings = SleuthSettings.load(env={"SLEUTH_ENGINE__N_THREADS": "1", "SLEUTH_ROLES__JUDGE__N_CTX": "4096"})
+    assert judge_settings(flags(), settings).roles["judge"].n_ctx == 4096
+    judge = judge_settings(flags(judge_model="qwen2.5-coder-0.5b"), settings).roles["judge"]
+    assert (judge.model, judge.n_ctx, judge.n_threads) == ("qwen2.5-coder-0.5b", 4096, None)
+    bare = SleuthSettings.load(env={"SLEUTH_ENGINE__N_THREADS": "1"})
+    assert judge_settings(flags(judge_engine="vllm"), bare).roles["judge"].n_threads == 1

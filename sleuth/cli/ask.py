@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sleuth.cli.judge_args import add_judge_arguments, judge_settings
 from sleuth.config import SleuthSettings
 from sleuth.errors import ConfigError
 from sleuth.types import Answer
@@ -31,6 +32,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
     parser.add_argument("--model", help="embedded model name or GGUF path, or the served model name")
     parser.add_argument("--config", type=Path, help="settings TOML (see sleuth.config)")
+    add_judge_arguments(parser, ["embedded", "openai", "vllm"])
     parser.add_argument("--max-turns", type=int, help="model turns before an answer is forced")
     parser.add_argument("--top-k", type=int, help="passages per search")
     parser.add_argument("--follow-links", type=int, default=0, metavar="N",
@@ -79,11 +81,11 @@ def engine_settings(args: argparse.Namespace) -> SleuthSettings:
         updates.setdefault("kind", "openai" if not args.engine else args.engine)
     if args.model:
         updates["model"] = args.model
-    return settings.model_copy(update={"engine": engine.model_copy(update=updates)})
+    return judge_settings(args, settings.model_copy(update={"engine": engine.model_copy(update=updates)}))
 
 
 async def _answer(args: argparse.Namespace) -> Answer:
-    from sleuth.engines.factory import create_engine
+    from sleuth.engines.factory import create_routed_engine
     from sleuth.graphs.registry import ask, make_options
     from sleuth.retrieval.base import Retriever
     from sleuth.retrieval.index import load_index
@@ -99,7 +101,7 @@ async def _answer(args: argparse.Namespace) -> Answer:
         linker, first_paragraph = store_links(index.store)
         retriever = LinkedRetriever(index, linker, first_paragraph, args.follow_links)
     settings = engine_settings(args)
-    engine = create_engine(settings.engine, cache_dir=settings.cache_dir)
+    engine = create_routed_engine(settings.engine, settings.roles, cache_dir=settings.cache_dir)
     try:
         answer: Answer = await ask(args.question, engine=engine, retriever=retriever,
                          method=args.method, options=options)

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sleuth.cli.ask import parse_options
+from sleuth.cli.judge_args import add_judge_arguments, judge_engine_config
 from sleuth.errors import ConfigError
 
 if TYPE_CHECKING:
     from sleuth.evals.replay_verify import ReplayRow
+    from sleuth.evals.rundir import EngineConfig
     from sleuth.sandboxes.pages import PageStore
 
 RUN_EXAMPLE = """examples:
@@ -112,6 +114,7 @@ def _add_run(sub: Any) -> None:
                      help="LLM backend; scripted is a test double")
     run.add_argument("--model", default="qwen2.5-coder-1.5b", help="model name or GGUF path")
     run.add_argument("--base-url", default=None, help="OpenAI-compatible server (--engine openai)")
+    add_judge_arguments(run, ["embedded", "openai", "vllm", "scripted"])
     run.add_argument("--sandbox", default=None, help="sandbox directory (default: the dataset's "
                      "corpus, built once into the cache)")
     run.add_argument("--index", default=None, help="a bare retrieval index instead of a sandbox")
@@ -265,6 +268,8 @@ def _write_rerun_dataset(path: Path, replays: list[tuple[Path, str, list[ReplayR
     config = configs[0]
     command = ["sleuth", "eval", "run", "--dataset", str(path), "--method", "evidence-loop",
                "--engine", config.engine.kind, "--model", config.engine.model,
+               *(["--base-url", config.engine.base_url] if config.engine.base_url else []),
+               *_judge_flags(config.engine),
                *(["--sandbox", config.sandbox] if config.sandbox else []), *(["--index", config.index] if config.index else []),
                "--follow-links", str(config.follow_links), "--mask-gold", f"{config.mask_gold:g}",
                "--mask-seed", str(config.mask_seed)]
@@ -520,8 +525,8 @@ def _run(args: argparse.Namespace) -> int:
             dataset=args.dataset, method=args.method, options=parse_options(args.option),
             limit=args.limit, skip=args.skip, mask_gold=args.mask_gold, mask_seed=args.mask_seed,
             follow_links=args.follow_links,
-            engine=EngineConfig(kind=args.engine, model=args.model, base_url=args.base_url,
-                                scripted_delay_s=args.scripted_delay),
+            engine=judge_engine_config(args, EngineConfig(
+                kind=args.engine, model=args.model, base_url=args.base_url, scripted_delay_s=args.scripted_delay)),
             sandbox=args.sandbox, index=args.index, timeout_s=args.timeout,
             concurrency=args.concurrency, data_dir=args.data_dir,
         )
@@ -543,6 +548,15 @@ def _report(args: argparse.Namespace) -> int:
                             baseline=args.baseline)
     print(f"wrote {md} and {html}")
     return 0
+
+
+def _judge_flags(engine: EngineConfig) -> list[str]:
+    """The ``--judge-*`` flags that give a run ``engine``'s judge role again."""
+    judge = engine.roles.get("judge")
+    if judge is None:
+        return []
+    return ["--judge-engine", judge.kind, "--judge-model", judge.model,
+            *(["--judge-base-url", judge.base_url] if judge.base_url else [])]
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import pytest
 from langgraph.graph import END, START, StateGraph
 
 from sleuth.engines.base import GenerationRequest, GenerationResponse
+from sleuth.engines.router import RoleRouter
 from sleuth.engines.scripted import ScriptedEngine
 from sleuth.errors import ConfigError, DatasetError, EvalError, ResumeMismatchError
 from sleuth.evals.report import load_runs, write_report
@@ -23,7 +24,7 @@ from sleuth.evals.rundir import (
     RunConfig,
     read_manifest,
 )
-from sleuth.evals.runner import is_masked, run_eval
+from sleuth.evals.runner import is_masked, make_engine, run_eval
 from sleuth.evals.scripted import scripted_reply
 from sleuth.graphs.registry import MethodSpec, register_method
 from sleuth.types import Answer, SearchEvent, StrictModel, TraceEvent
@@ -256,6 +257,30 @@ async def test_resume_with_another_config_is_refused_with_the_diff(
     message = str(err.value)
     assert "config.mask_gold: 0.0 -> 0.5" in message and "config.options.top_k" in message
     assert len(_rows(out)) == 1
+
+
+async def test_a_judge_engine_is_part_of_the_run_config(eval_sandbox_dir: Path, tmp_path: Path) -> None:
+    """The run builds the router from its config, records the judge's engine in the manifest
+    and the report, and a resume with another judge is refused."""
+    out = tmp_path / "judged"
+
+    def judged(model: str) -> RunConfig:
+        judge = EngineConfig(kind="scripted", model=model)
+        return _config(eval_sandbox_dir, limit=1, method="evidence-loop", options={"verify": "both"},
+                       engine=EngineConfig(kind="scripted", roles={"judge": judge}))
+
+    routed = make_engine(judged("judge-a").engine)
+    assert isinstance(routed, RoleRouter) and routed.routes["judge"] is not routed.default
+    await routed.aclose()
+    summary = await run_eval(judged("judge-a"), out, progress=False)
+    assert (summary.ran, summary.errors) == (1, 0)
+    manifest = json.loads((out / RUN_FILE).read_text())
+    assert manifest["config"]["engine"]["roles"]["judge"]["model"] == "judge-a"
+    assert "(judge: judge-a)" in load_runs([out], resamples=10)[0].label
+    with pytest.raises(ResumeMismatchError, match="config.engine.roles.judge.model"):
+        await run_eval(judged("judge-b"), out, resume=True, progress=False)
+    with pytest.raises(ValueError, match="roles of its own"):
+        EngineConfig(roles={"judge": EngineConfig(roles={"judge": EngineConfig()})})
 
 
 async def test_resume_with_a_larger_limit_grows_the_run(eval_sandbox_dir: Path, tmp_path: Path) -> None:

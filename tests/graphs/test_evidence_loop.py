@@ -9,6 +9,7 @@ import pytest
 from graph_doubles import PASSAGES, CrashingEngine, FlakyRetriever, KeywordRetriever
 
 from sleuth.engines.base import GenerationRequest
+from sleuth.engines.router import RoleRouter
 from sleuth.engines.scripted import ScriptedEngine
 from sleuth.errors import ConfigError
 from sleuth.graphs.registry import ask, list_methods, resume, sqlite_checkpointer, stream_steps
@@ -130,6 +131,23 @@ async def test_judge_no_means_search_again_then_abstain_with_reason() -> None:
     assert len(retriever.queries) == 3
     assert "no supported answer after 3 searches" in (answer.abstain_reason or "")
     assert "judge: no" in (answer.abstain_reason or "")
+
+
+@pytest.mark.parametrize(("verdict", "expected"), [(" yes", "London"), (" no", "")])
+async def test_a_judge_engine_of_its_own_decides_and_the_main_engine_is_never_asked(
+    verdict: str, expected: str
+) -> None:
+    """``RoleRouter(main, {"judge": judge})``: the judge's verdicts come from its own engine (the
+    main engine's script has no judge replies, so a judge call there would fail the run)."""
+    main = ScriptedEngine(responder=scripted({k: list(v) for k, v in TWO_HOPS.items() if k != "judge"}))
+    judge = ScriptedEngine([verdict], repeat_last=True)
+    answer = await ask(QUESTION, engine=RoleRouter(main, {"judge": judge}), retriever=KeywordRetriever(PASSAGES),
+                       method="evidence-loop", options={"top_k": 1, "verify": "both", "max_searches": 2})
+    assert answer.text == expected and answer.abstained == (expected == "")
+    asked = [c.data["answer"] for c in _notes(answer, "verification") if c.data["judge"] != "skipped"]
+    assert asked and len(judge.requests) == len(asked)
+    assert all(r.role == "judge" and r.logprobs for r in judge.requests)
+    assert all(r.role is None for r in main.requests) and main.requests
 
 
 async def test_best_draft_answers_the_drafts_majority_marked_unverified() -> None:

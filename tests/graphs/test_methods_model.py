@@ -126,3 +126,44 @@ async def test_reasoned_reader_on_the_real_model(
     assert answer.text, think.text  # type: ignore[union-attr]
     assert "\n" not in answer.text and len(answer.text) < len(think.text)  # type: ignore[union-attr]
     assert {c.id for c in answer.citations} <= ids
+
+
+class _Counting:
+    """Keeps every request it passes on."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.name = inner, inner.name
+        self.requests: list[Any] = []
+
+    async def generate(self, request: Any) -> Any:
+        self.requests.append(request)
+        return await self.inner.generate(request)
+
+    async def aclose(self) -> None:
+        return  # the session fixtures own the engines
+
+
+async def test_evidence_loop_judge_on_an_openai_compatible_server(
+    small_engine: Any, llama_server_url: str, hotpot_mini: tuple[Any, list[dict[str, Any]], set[str]],
+) -> None:
+    """The judge behind llama.cpp's OpenAI-compatible server on 127.0.0.1, the rest in-process:
+    every judge call (and only those) goes over HTTP, and its verdict carries the server's
+    P(yes)."""
+    from sleuth.engines.openai_compat import OpenAICompatibleEngine
+    from sleuth.engines.router import RoleRouter
+
+    retriever, questions, _ = hotpot_mini
+    served = OpenAICompatibleEngine(llama_server_url, "qwen2.5-coder-0.5b", read_timeout_s=120, max_retries=1)
+    main, judge = _Counting(small_engine), _Counting(served)
+    options = {"max_searches": 2, "top_k": 2, "note_max_tokens": 96, "verify": "judge",
+               "judge_min_p_yes": 0.999, "on_unsupported": "best-draft"}
+    try:
+        answer = await ask(questions[1]["question"], engine=RoleRouter(main, {"judge": judge}),
+                           retriever=retriever, method="evidence-loop", options=options)
+    finally:
+        await served.aclose()
+    judged = [e.text for e in answer.trace if e.type == "think" and e.text.startswith("[judge]")]  # type: ignore[union-attr]
+    assert judged and len(judge.requests) == len(judged), judged
+    assert all(r.role == "judge" for r in judge.requests) and not any(r.role for r in main.requests)
+    assert all("p_yes" in line and "min 0.999" in line for line in judged), judged
+    assert answer.usage.llm_calls == len(main.requests) + len(judge.requests)
