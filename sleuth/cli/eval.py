@@ -130,8 +130,10 @@ CALIBRATE_EXAMPLE = """example:
       --model qwen2.5-coder-1.5b --out runs/judge-1.5b
 
 Writes OUT/cases.jsonl (resumable), OUT/scores.jsonl and OUT/thresholds.json, and prints how
-many correct and wrong answers each judge_min_p_yes accepts. Use a tuning split, never the
-questions you report."""
+many correct and wrong answers each judge_min_p_yes accepts. --model writes the notes and
+drafts; --judge-model (or --judge-base-url) scores them with another judge, and rerun on the
+same OUT it reuses the cases, so several judges are compared on the same drafts. Use a
+tuning split, never the questions you report."""
 
 
 def _add_calibrate(sub: Any) -> None:
@@ -148,6 +150,7 @@ def _add_calibrate(sub: Any) -> None:
     cal.add_argument("--engine", default="embedded", choices=["embedded", "openai", "vllm", "scripted"])
     cal.add_argument("--model", default="qwen2.5-coder-1.5b", help="model name or GGUF path")
     cal.add_argument("--base-url", default=None, help="OpenAI-compatible server (--engine openai)")
+    add_judge_arguments(cal, ["embedded", "openai", "vllm", "scripted"])
     cal.add_argument("--sandbox", default=None, help="sandbox directory (default: the dataset's corpus)")
     cal.add_argument("--data-dir", default=None, help="shared data folder")
     cal.set_defaults(func=_calibrate)
@@ -166,7 +169,8 @@ def _calibrate(args: argparse.Namespace) -> int:
         raise EvalError(f"Dataset {dataset.name} has no gold evidence ids to hide.",
                         hint="use hotpotqa-random-tune or another dataset with gold paragraphs")
     config = RunConfig(dataset=args.dataset, method="evidence-loop", sandbox=args.sandbox,
-                       engine=EngineConfig(kind=args.engine, model=args.model, base_url=args.base_url),
+                       engine=judge_engine_config(args, EngineConfig(kind=args.engine, model=args.model,
+                                                                     base_url=args.base_url)),
                        data_dir=args.data_dir)
     sandbox = open_sandbox(config, dataset, progress=True)
     if sandbox is None:

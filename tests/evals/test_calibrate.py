@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 from sleuth.engines.base import GenerationRequest
+from sleuth.engines.router import RoleRouter
 from sleuth.engines.scripted import ScriptedEngine
-from sleuth.evals.calibrate import labelled_pairs, score_pairs, threshold_table, write_cases
+from sleuth.evals.calibrate import Pair, labelled_pairs, score_pairs, threshold_table, write_cases
 from sleuth.evals.datasets import load_dataset
 from sleuth.sandboxes import Sandbox
 
@@ -78,3 +79,26 @@ def test_cli_refuses_a_dataset_without_gold_evidence(tmp_path: Path, shared_data
     )
     assert proc.returncode != 0 and "no gold evidence ids" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_another_judge_scores_the_same_cases(eval_sandbox_dir: Path, shared_data: Path, tmp_path: Path) -> None:
+    """Through a RoleRouter (``--judge-model``), the drafter writes the cases and only the judge
+    engine scores them: a judge that always says yes accepts every wrong pair."""
+    examples = load_dataset("hotpotqa-sandbox", data_dir=shared_data, limit=3).examples
+    drafter, judge = ScriptedEngine(responder=reply), ScriptedEngine([" yes"], repeat_last=True)
+    engine = RoleRouter(drafter, {"judge": judge})
+    sandbox = Sandbox.load(eval_sandbox_dir)
+
+    async def go() -> tuple[list[Pair], list[float]]:
+        try:
+            pairs = labelled_pairs(await write_cases(engine, sandbox, examples, tmp_path, progress=False))
+            assert not judge.requests and drafter.requests
+            return pairs, await score_pairs(engine, pairs, tmp_path)
+        finally:
+            await sandbox.aclose()
+
+    pairs, scores = asyncio.run(go())
+    assert len(judge.requests) == len(pairs) and all(r.role == "judge" for r in judge.requests)
+    assert not any(r.role for r in drafter.requests)
+    table = {row["threshold"]: row for row in threshold_table(pairs, scores)}
+    assert table[0.5]["judge_rejects_wrong"] == 0 and table[0.5]["wrong"] > 0
