@@ -32,6 +32,7 @@ from sleuth.atomic import write_text_atomic
 from sleuth.engines.base import LLMEngine
 from sleuth.evals.datasets import EvalExample
 from sleuth.evals.metrics import f1_score
+from sleuth.evals.rejudge import separation
 from sleuth.sandboxes.sandbox import Sandbox
 from sleuth.types import Usage
 
@@ -137,6 +138,13 @@ def threshold_table(pairs: list[Pair], scores: list[float],
     return rows
 
 
+def judge_separation(pairs: list[Pair], scores: list[float]) -> float | None:
+    """How often the judge gives a correct pair a higher P(yes) than a wrong one (the area
+    under the ROC curve, ties half; 0.5 is a coin): one number to compare judges by on the
+    same cases. None without both kinds of pair."""
+    return separation((pair.correct, score) for pair, score in zip(pairs, scores, strict=True))
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
     lines = ["threshold  judge: accepts correct  rejects wrong   judge+string: accepts correct  rejects wrong"]
     for r in rows:
@@ -146,4 +154,5 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Pair", "format_table", "labelled_pairs", "score_pairs", "threshold_table", "write_cases"]
+__all__ = ["Pair", "format_table", "judge_separation", "labelled_pairs", "score_pairs", "threshold_table",
+           "write_cases"]

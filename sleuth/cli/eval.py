@@ -185,6 +185,9 @@ def _calibrate(args: argparse.Namespace) -> int:
                 raise EvalError("No labelled pairs: no question gave a usable correct or wrong answer.",
                                 hint="raise --limit")
             scores = await calibrate.score_pairs(engine, pairs, args.out)
+            auc = calibrate.judge_separation(pairs, scores)
+            print(f"judge separation (a correct pair above a wrong one): "
+                  f"{'n/a' if auc is None else f'{auc:.2f}'} over {len(pairs)} pairs")
             return calibrate.threshold_table(pairs, scores)
         finally:
             await sandbox.aclose()

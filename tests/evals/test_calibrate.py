@@ -13,7 +13,14 @@ from pathlib import Path
 from sleuth.engines.base import GenerationRequest
 from sleuth.engines.router import RoleRouter
 from sleuth.engines.scripted import ScriptedEngine
-from sleuth.evals.calibrate import Pair, labelled_pairs, score_pairs, threshold_table, write_cases
+from sleuth.evals.calibrate import (
+    Pair,
+    judge_separation,
+    labelled_pairs,
+    score_pairs,
+    threshold_table,
+    write_cases,
+)
 from sleuth.evals.datasets import load_dataset
 from sleuth.sandboxes import Sandbox
 
@@ -64,6 +71,7 @@ def test_cases_pairs_and_thresholds(eval_sandbox_dir: Path, shared_data: Path, t
     scores = asyncio.run(score_pairs(ScriptedEngine(responder=reply), pairs, tmp_path))
     table = {row["threshold"]: row for row in threshold_table(pairs, scores)}
     assert table[0.5]["judge_accepts_correct"] == 1 and table[0.5]["judge_rejects_wrong"] == len(wrong)
+    assert judge_separation(pairs, scores) == 1.0  # the judge says yes to the correct pair only
     # with the loop's string check too: "documentary" is in its facts, so the correct pair passes
     assert table[0.5]["both_accepts_correct"] == 1 and table[0.5]["both_rejects_wrong"] == len(wrong)
     scored = [json.loads(line) for line in (tmp_path / "scores.jsonl").open()]
@@ -102,3 +110,4 @@ def test_another_judge_scores_the_same_cases(eval_sandbox_dir: Path, shared_data
     assert not any(r.role for r in drafter.requests)
     table = {row["threshold"]: row for row in threshold_table(pairs, scores)}
     assert table[0.5]["judge_rejects_wrong"] == 0 and table[0.5]["wrong"] > 0
+    assert judge_separation(pairs, scores) == 0.5  # the same P(yes) for every pair: a coin
