@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from sleuth.engines.base import GenerationRequest
-from sleuth.engines.simulated import block_for, render_prompt
+from sleuth.engines.simulated import render_prompt
+from sleuth.engines.virtual_clock import block_for
 from sleuth.retrieval.batcher import ef_search_for_effort
 from sleuth.types import Passage, SearchHit, StrictModel
 

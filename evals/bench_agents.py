@@ -34,7 +34,7 @@ from pydantic import Field
 
 from sleuth.engines.base import LLMEngine
 from sleuth.engines.scheduler import AgentContext, ScheduledEngine
-from sleuth.engines.simulated import PROFILES, SimulatedEngine, SimulatedEngineConfig, run_virtual
+from sleuth.engines.simulated import PROFILES, SimulatedEngine, SimulatedEngineConfig
 from sleuth.engines.simulated_agents import (
     RetrievalModelConfig,
     SimQuestion,
@@ -43,6 +43,7 @@ from sleuth.engines.simulated_agents import (
     WorkloadConfig,
     make_workload,
 )
+from sleuth.engines.virtual_clock import run_virtual
 from sleuth.errors import ConfigError, DatasetError
 from sleuth.evals.metrics import f1_score
 from sleuth.graphs.runtime import AgentFailure, Outcome, run_many

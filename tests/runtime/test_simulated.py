@@ -10,14 +10,7 @@ import pytest
 
 from sleuth.engines.base import GenerationRequest
 from sleuth.engines.scheduler import AgentContext, ScheduledEngine, agent_context
-from sleuth.engines.simulated import (
-    PROFILES,
-    SimulatedEngine,
-    SimulatedEngineConfig,
-    VirtualClockLoop,
-    block_for,
-    run_virtual,
-)
+from sleuth.engines.simulated import PROFILES, SimulatedEngine, SimulatedEngineConfig
 from sleuth.engines.simulated_agents import (
     SimQuestion,
     SimulatedRetriever,
@@ -25,6 +18,7 @@ from sleuth.engines.simulated_agents import (
     WorkloadConfig,
     make_workload,
 )
+from sleuth.engines.virtual_clock import VirtualClockLoop, block_for, run_virtual
 from sleuth.errors import EngineError
 from sleuth.graphs.runtime import run_many
 from sleuth.retrieval.batcher import BatchingRetriever
