@@ -40,6 +40,10 @@ JUDGE_UNDECIDED = "judge undecided"
 UNRECORDED = "not recorded"
 """The reason of a question whose trace predates the verification fields (older runs)."""
 
+REPLAY_TRUNCATED = "replay truncated"
+"""The reason of a replayed row whose setting rejected a draft the run accepted: what a new
+search would have found is not in the trace (see :mod:`sleuth.evals.replay_verify`)."""
+
 
 @dataclass
 class Refusal:
@@ -69,11 +73,6 @@ def _verifications(row: dict[str, Any]) -> list[Verification] | None:
             except ValidationError:
                 return None
     return out
-
-
-REPLAY_TRUNCATED = "replay truncated"
-"""The reason of a replayed row whose setting rejected a draft the run accepted: what a new
-search would have found is not in the trace (see :mod:`sleuth.evals.replay_verify`)."""
 
 
 def _replay(row: dict[str, Any]) -> dict[str, Any] | None:

@@ -55,7 +55,7 @@ def test_judge_flags_give_the_judge_an_engine_of_its_own() -> None:
     alone means an OpenAI-compatible server, and no flag means no judge role."""
     from argparse import Namespace
 
-    from sleuth.cli.judge_args import judge_engine_config, judge_settings
+    from sleuth.cli.judge_args import judge_engine_config, judge_flags, judge_settings
     from sleuth.config import SleuthSettings
     from sleuth.evals.rundir import EngineConfig
 
@@ -67,6 +67,10 @@ def test_judge_flags_give_the_judge_an_engine_of_its_own() -> None:
     served = judge_engine_config(flags(judge_base_url="http://127.0.0.1:8000/v1", judge_model="Qwen/Qwen2.5-7B"), main)
     assert served.roles["judge"] == EngineConfig(kind="openai", model="Qwen/Qwen2.5-7B", base_url="http://127.0.0.1:8000/v1")
     assert (served.kind, served.model) == ("embedded", "qwen2.5-coder-1.5b")
+    printed = judge_flags(served)  # read back for a printed rerun command, it gives the same judge
+    assert judge_engine_config(flags(**dict(zip([f[2:].replace("-", "_") for f in printed[::2]], printed[1::2],
+                                                strict=True))), main) == served
+    assert judge_flags(main) == []
     small = judge_engine_config(flags(judge_model="qwen2.5-coder-0.5b"), main).roles["judge"]
     assert (small.kind, small.model) == ("embedded", "qwen2.5-coder-0.5b")
 

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sleuth.cli.ask import parse_options
+from sleuth.cli.judge_args import judge_flags
 from sleuth.errors import ConfigError
 
 if TYPE_CHECKING:
     from sleuth.evals.replay_verify import ReplayRow
-    from sleuth.evals.rundir import EngineConfig
     from sleuth.sandboxes.pages import PageStore
 
 REPLAY_EXAMPLE = """examples:
@@ -150,7 +150,7 @@ def _write_rerun_dataset(path: Path, replays: list[tuple[Path, str, list[ReplayR
     command = ["sleuth", "eval", "run", "--dataset", str(path), "--method", "evidence-loop",
                "--engine", config.engine.kind, "--model", config.engine.model,
                *(["--base-url", config.engine.base_url] if config.engine.base_url else []),
-               *_judge_flags(config.engine),
+               *judge_flags(config.engine),
                *(["--sandbox", config.sandbox] if config.sandbox else []), *(["--index", config.index] if config.index else []),
                "--follow-links", str(config.follow_links), "--mask-gold", f"{config.mask_gold:g}",
                "--mask-seed", str(config.mask_seed)]
@@ -242,15 +242,6 @@ def _rejudge(args: argparse.Namespace) -> int:
     asyncio.run(go())
     print(rejudge.format_separation(rejudge.Rejudged.model_validate(r) for r in ResultsFile(args.out).rows()), end="")
     return 0
-
-
-def _judge_flags(engine: EngineConfig) -> list[str]:
-    """The ``--judge-*`` flags that give a run ``engine``'s judge role again."""
-    judge = engine.roles.get("judge")
-    if judge is None:
-        return []
-    return ["--judge-engine", judge.kind, "--judge-model", judge.model,
-            *(["--judge-base-url", judge.base_url] if judge.base_url else [])]
 
 
 __all__ = ["add_rejudge", "add_replay_verify"]

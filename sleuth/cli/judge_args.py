@@ -45,6 +45,16 @@ def judge_engine_config(args: argparse.Namespace, main: EngineConfig) -> EngineC
     return main.model_copy(update={"roles": {**main.roles, "judge": judge}})
 
 
+def judge_flags(engine: EngineConfig) -> list[str]:
+    """The ``--judge-*`` flags that give ``engine``'s judge role again (:func:`judge_engine_config`
+    read backwards), for a command printed to rerun a run; none without a judge role."""
+    judge = engine.roles.get("judge")
+    if judge is None:
+        return []
+    return ["--judge-engine", judge.kind, "--judge-model", judge.model,
+            *(["--judge-base-url", judge.base_url] if judge.base_url else [])]
+
+
 def judge_settings(args: argparse.Namespace, settings: SleuthSettings) -> SleuthSettings:
     """``settings`` with a judge role when any ``--judge-*`` flag was given; the role starts
     from ``[roles.judge]`` when the settings have one, else from the main engine's settings."""
@@ -56,4 +66,4 @@ def judge_settings(args: argparse.Namespace, settings: SleuthSettings) -> Sleuth
     return settings.model_copy(update={"roles": {**settings.roles, "judge": judge}})
 
 
-__all__ = ["add_judge_arguments", "judge_engine_config", "judge_settings"]
+__all__ = ["add_judge_arguments", "judge_engine_config", "judge_flags", "judge_settings"]
