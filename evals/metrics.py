@@ -24,12 +24,15 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from sleuth.types import StrictModel
+
+T = TypeVar("T")
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = set(string.punctuation)
@@ -189,6 +192,25 @@ def bootstrap_ratio_ci(
     return Interval(mean=float(run.sum() / base.sum()), lo=lo, hi=hi, n=int(run.size))
 
 
+def bootstrap_statistic(
+    items: Sequence[T],
+    statistic: Callable[[list[T]], float | None],
+    *,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Interval:
+    """Percentile bootstrap CI of any ``statistic`` of ``items`` (an AUC over labelled
+    scores, say), resampling the items with :func:`bootstrap_ci`'s fixed-seed draws;
+    resamples where the statistic is ``None`` are left out."""
+    if not items:
+        return Interval(mean=None, lo=None, hi=None, n=0)
+    values = [statistic([items[i] for i in row]) for row in _resample(len(items), resamples, seed)]
+    kept = np.asarray([v for v in values if v is not None], dtype=np.float64)
+    lo, hi = _percentiles(kept, confidence) if kept.size else (None, None)
+    return Interval(mean=statistic(list(items)), lo=lo, hi=hi, n=len(items))
+
+
 def _resample(size: int, resamples: int, seed: int) -> npt.NDArray[np.int64]:
     """``resamples`` rows of ``size`` indices drawn with replacement (fixed seed)."""
     return np.random.default_rng(seed).integers(0, size, size=(resamples, size))
@@ -215,6 +237,7 @@ __all__ = [
     "accuracy",
     "bootstrap_ci",
     "bootstrap_ratio_ci",
+    "bootstrap_statistic",
     "evidence_recall",
     "exact_match",
     "f1_score",

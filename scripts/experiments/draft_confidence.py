@@ -14,9 +14,10 @@ with it hidden, as the masked-evidence runs hide it.
 top-k passages with the gold paragraphs visible and hidden, and appends one row a question
 (resumable). ``judge`` asks EvidenceLoop's judge about each draft that answers, shown the
 passages the draft read (``rejudge``'s "passages" input), to see whether the two signals
-complement each other (resumable). ``report`` prints the separation (the area under the ROC curve, with a
-bootstrap interval over the drafts) of four summaries of the answer's token
-log-probabilities, and of the judge's P(yes) and of both together when judged. The numbers are in docs/methods.md ("The draft's own confidence").
+complement each other (resumable). ``report`` prints the separation (the area under the ROC
+curve, with a bootstrap interval over the drafts) of four summaries of the answer's token
+log-probabilities, and of the judge's P(yes) and of both together when judged. The numbers
+are in docs/methods.md ("The draft's own confidence").
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import argparse
 import asyncio
 import json
 import math
-import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from sleuth.agents.evidence import normalize_answer
 from sleuth.agents.evidence_steps import EvidenceAgent, EvidenceLoopOptions, p_yes
 from sleuth.agents.recorder import StepRecorder
 from sleuth.evals.datasets import load_dataset
-from sleuth.evals.metrics import f1_score
+from sleuth.evals.metrics import bootstrap_statistic, f1_score
 from sleuth.evals.rejudge import JudgedDraft, judge_input, separation
 from sleuth.evals.rundir import EngineConfig, RunConfig
 from sleuth.evals.runner import make_engine, open_sandbox
@@ -49,15 +49,17 @@ SUMMARIES: dict[str, Callable[[list[float]], float]] = {
 }
 
 
-def setup(limit: int, sandbox_dir: str, model: str) -> tuple[Any, Any, Any]:
-    """The tuning split's first ``limit`` questions, its sandbox, and the engine."""
+def setup(limit: int, sandbox_dir: str, model: str) -> tuple[Any, Any, Any, EvidenceAgent]:
+    """The tuning split's first ``limit`` questions, its sandbox, the engine, and the loop's
+    steps with the documents draft."""
     dataset = load_dataset(DATASET, limit=limit)
     config = RunConfig(dataset=DATASET, method="evidence-loop", sandbox=sandbox_dir,
                        engine=EngineConfig(kind="embedded", model=model))
     sandbox = open_sandbox(config, dataset, progress=True)
     if sandbox is None:
         raise SystemExit(f"{DATASET} has no corpus: pass --sandbox")
-    return dataset, sandbox, make_engine(config.engine)
+    engine = make_engine(config.engine)
+    return dataset, sandbox, engine, EvidenceAgent(StepRecorder(engine, None), EvidenceLoopOptions(draft_from="documents"))
 
 
 async def passages_read(sandbox: Any, example: Any, hidden: bool, opts: EvidenceLoopOptions) -> list[Any]:
@@ -69,9 +71,7 @@ async def passages_read(sandbox: Any, example: Any, hidden: bool, opts: Evidence
 
 
 async def run(out: Path, limit: int, skip: int, sandbox_dir: str, model: str) -> None:
-    dataset, sandbox, engine = setup(limit + skip, sandbox_dir, model)
-    opts = EvidenceLoopOptions(draft_from="documents")
-    agent = EvidenceAgent(StepRecorder(engine, None), opts)
+    dataset, sandbox, engine, agent = setup(limit + skip, sandbox_dir, model)
     done = {json.loads(line)["id"] for line in out.open(encoding="utf-8")} if out.exists() else set()
     try:
         with out.open("a", encoding="utf-8") as handle:
@@ -81,7 +81,7 @@ async def run(out: Path, limit: int, skip: int, sandbox_dir: str, model: str) ->
                 row: dict[str, Any] = {"n": n, "id": example.id, "question": example.question,
                                        "gold": example.answers}
                 for kind, hidden in (("visible", False), ("hidden", True)):
-                    passages = await passages_read(sandbox, example, hidden, opts)
+                    passages = await passages_read(sandbox, example, hidden, agent.opts)
                     request = agent.reader.passages_request(example.question, passages)
                     response = await engine.generate(request.model_copy(update={"logprobs": True}))
                     answer = agent.reader.read(request, response.text)
@@ -100,10 +100,8 @@ async def run(out: Path, limit: int, skip: int, sandbox_dir: str, model: str) ->
 
 async def judge(drafted: Path, out: Path, sandbox_dir: str, model: str) -> None:
     rows = [json.loads(line) for line in drafted.open(encoding="utf-8")]
-    dataset, sandbox, engine = setup(max(row["n"] for row in rows), sandbox_dir, model)
+    dataset, sandbox, engine, agent = setup(max(row["n"] for row in rows), sandbox_dir, model)
     examples = {example.id: example for example in dataset.examples}
-    opts = EvidenceLoopOptions(draft_from="documents")
-    agent = EvidenceAgent(StepRecorder(engine, None), opts)
     done = {(r["id"], r["kind"]) for r in map(json.loads, out.open(encoding="utf-8"))} if out.exists() else set()
     try:
         with out.open("a", encoding="utf-8") as handle:
@@ -113,7 +111,7 @@ async def judge(drafted: Path, out: Path, sandbox_dir: str, model: str) -> None:
                     if (row["id"], kind) in done or not answer or is_non_answer(answer):
                         continue
                     example = examples[row["id"]]
-                    cited = await passages_read(sandbox, example, kind == "hidden", opts)
+                    cited = await passages_read(sandbox, example, kind == "hidden", agent.opts)
                     if [p.id for p in cited] != row[kind]["ids"]:
                         raise SystemExit(f"{row['id']} {kind}: the search no longer finds the passages drafted from")
                     draft = JudgedDraft(run=str(drafted), id=row["id"], step=0, masked=kind == "hidden",
@@ -121,9 +119,10 @@ async def judge(drafted: Path, out: Path, sandbox_dir: str, model: str) -> None:
                                         recorded_p_yes=0.0, facts="", cited=cited)
                     facts, shown = judge_input(draft, "passages")
                     response = await engine.generate(agent.judge_request(row["question"], facts, shown))
-                    handle.write(json.dumps({"id": row["id"], "kind": kind, "p_yes": p_yes(response)}) + "\n")
+                    prob = p_yes(response)
+                    handle.write(json.dumps({"id": row["id"], "kind": kind, "p_yes": prob}) + "\n")
                     handle.flush()
-                    print(f"[{row['n']}] {kind} {answer!r}: p_yes {p_yes(response)}", flush=True)
+                    print(f"[{row['n']}] {kind} {answer!r}: p_yes {prob}", flush=True)
     finally:
         await engine.aclose()
         await sandbox.aclose()
@@ -152,13 +151,6 @@ def drafts(paths: Sequence[Path], judged: dict[tuple[str, str], float | None]) -
     return found
 
 
-def interval(labelled: list[tuple[bool, float]], resamples: int = 2000) -> tuple[float, float]:
-    rng = random.Random(0)
-    values = sorted(v for v in (separation(rng.choices(labelled, k=len(labelled)))
-                                for _ in range(resamples)) if v is not None)
-    return values[int(0.025 * len(values))], values[int(0.975 * len(values)) - 1]
-
-
 def report(paths: Sequence[Path], judged_paths: Sequence[Path]) -> None:
     judged = {(r["id"], r["kind"]): r["p_yes"] for path in judged_paths
               for r in map(json.loads, path.open(encoding="utf-8"))}
@@ -183,8 +175,7 @@ def report(paths: Sequence[Path], judged_paths: Sequence[Path]) -> None:
         cells = []
         for name in names:
             labelled = [(lab, float(d[name])) for lab, d in kept]
-            low, high = interval(labelled)
-            cells.append(f"{separation(labelled):.2f} [{low:.2f}, {high:.2f}]")
+            cells.append(bootstrap_statistic(labelled, separation, resamples=2000).format(digits=2))
         print(f"| {title} | {len(kept)} | " + " | ".join(cells) + " |")
 
 

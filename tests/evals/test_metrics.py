@@ -9,6 +9,7 @@ from sleuth.evals.metrics import (
     accuracy,
     bootstrap_ci,
     bootstrap_ratio_ci,
+    bootstrap_statistic,
     evidence_recall,
     exact_match,
     f1_score,
@@ -101,6 +102,23 @@ def test_bootstrap_matches_a_plain_loop_and_the_normal_approximation() -> None:
     half = 1.96 * np.sqrt(ci.mean * (1 - ci.mean) / 200)  # type: ignore[operator]
     assert (ci.hi - ci.lo) / 2 == pytest.approx(half, rel=0.15)  # type: ignore[operator]
     assert ci.lo < ci.mean < ci.hi  # type: ignore[operator]
+
+
+def test_bootstrap_of_any_statistic_draws_as_bootstrap_ci_does() -> None:
+    """With the mean as the statistic it gives bootstrap_ci's interval; a statistic that is
+    undefined on some resamples (here: needs both labels) leaves those out."""
+    values = [float(v) for v in np.random.default_rng(5).integers(0, 2, size=60)]
+    mean = bootstrap_statistic(values, lambda xs: sum(xs) / len(xs), resamples=500, seed=2)
+    assert mean == bootstrap_ci(values, resamples=500, seed=2)
+    labelled = [(True, 0.9), (False, 0.1)]
+
+    def both_labels(rows: list[tuple[bool, float]]) -> float | None:
+        return None if len({label for label, _ in rows}) < 2 else 1.0
+
+    ci = bootstrap_statistic(labelled, both_labels, resamples=200)
+    assert (ci.mean, ci.lo, ci.hi, ci.n) == (1.0, 1.0, 1.0, 2)
+    assert bootstrap_statistic([], both_labels).format() == "n/a"
+    assert bootstrap_statistic([(True, 1.0)], both_labels).lo is None
 
 
 def test_bootstrap_edge_cases() -> None:
